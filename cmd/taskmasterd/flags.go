@@ -1,0 +1,133 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	pid1 "github.com/taskmaster/taskmaster/init"
+	"github.com/taskmaster/taskmaster/jobs/dirwatch"
+)
+
+// options are taskmasterd's flags; each has an environment variable that
+// sets its default, for container images.
+type options struct {
+	jobs      string
+	listen    string
+	allow     string
+	token     string
+	watch     string
+	grace     time.Duration
+	logLevel  string
+	logFormat string
+	version   bool
+	command   []string
+	jobsSet   bool // -jobs or TASKMASTER_JOBS was given
+	listenSet bool // -listen or TASKMASTER_LISTEN was given
+}
+
+const usage = `Usage:
+  taskmasterd [flags]                   supervise the jobs of -jobs DIR
+  taskmasterd [flags] -- CMD [ARGS...]  run CMD as PID 1 would (like tini), beside the jobs if -jobs is given
+
+Flags (each defaults to the environment variable shown):
+`
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("taskmasterd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.jobs, "jobs", env("TASKMASTER_JOBS", "/etc/taskmaster/jobs"), "jobs directory of *.tm.json files (TASKMASTER_JOBS)")
+	fs.StringVar(&o.listen, "listen", env("TASKMASTER_LISTEN", "127.0.0.1:7777"), "control protocol address; \"off\" for none (TASKMASTER_LISTEN)")
+	fs.StringVar(&o.allow, "allow", env("TASKMASTER_ALLOW", ""), "comma-separated CIDRs of control clients allowed; default loopback only (TASKMASTER_ALLOW)")
+	fs.StringVar(&o.token, "token", env("TASKMASTER_TOKEN", ""), "shared secret control clients must send (TASKMASTER_TOKEN)")
+	fs.StringVar(&o.watch, "watch", env("TASKMASTER_WATCH", "inotify"), "how to notice job file changes: inotify, poll or off (TASKMASTER_WATCH)")
+	fs.DurationVar(&o.grace, "grace", envDuration("TASKMASTER_GRACE", 2*time.Second), "at shutdown, time leftover processes get between SIGTERM and SIGKILL (TASKMASTER_GRACE)")
+	fs.StringVar(&o.logLevel, "log-level", env("TASKMASTER_LOG_LEVEL", "info"), "debug, info, warn or error (TASKMASTER_LOG_LEVEL)")
+	fs.StringVar(&o.logFormat, "log-format", env("TASKMASTER_LOG_FORMAT", "text"), "text or json (TASKMASTER_LOG_FORMAT)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	o.command = fs.Args()
+	fs.Visit(func(f *flag.Flag) {
+		o.jobsSet = o.jobsSet || f.Name == "jobs"
+		o.listenSet = o.listenSet || f.Name == "listen"
+	})
+	_, jobsEnv := os.LookupEnv("TASKMASTER_JOBS")
+	_, listenEnv := os.LookupEnv("TASKMASTER_LISTEN")
+	o.jobsSet = o.jobsSet || jobsEnv
+	o.listenSet = o.listenSet || listenEnv
+	return o, nil
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return d
+	}
+	return def
+}
+
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %q is not debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format: %q is not text or json", format)
+}
+
+// config turns the options into what pid1.Run needs.
+func (o *options) config(log *slog.Logger) (pid1.Config, error) {
+	mode, err := dirwatch.ParseMode(o.watch)
+	if err != nil {
+		return pid1.Config{}, fmt.Errorf("-watch: %w", err)
+	}
+	if o.grace < 0 {
+		return pid1.Config{}, errors.New("-grace: must not be negative")
+	}
+	single := len(o.command) > 0
+	cfg := pid1.Config{
+		JobsDir:  o.jobs,
+		LoadJobs: !single || o.jobsSet,
+		Watch:    mode,
+		Command:  o.command,
+		Grace:    o.grace,
+		Logger:   log,
+	}
+	// A drop-in for tini opens no port unless asked to.
+	if o.listen != "off" && (!single || o.listenSet || o.jobsSet) {
+		cfg.Control.Listen = o.listen
+	}
+	cfg.Control.Token = o.token
+	if strings.TrimSpace(o.allow) != "" {
+		allow, err := parseAllow(o.allow)
+		if err != nil {
+			return pid1.Config{}, fmt.Errorf("-allow: %w", err)
+		}
+		cfg.Control.Allow = allow
+	}
+	return cfg, nil
+}

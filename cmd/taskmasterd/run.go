@@ -1,0 +1,42 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+
+	pid1 "github.com/taskmaster/taskmaster/init"
+	"github.com/taskmaster/taskmaster/internal/version"
+)
+
+// run is taskmasterd after its signals are caught; it returns the exit code.
+func run(args []string, sigs *pid1.Signals) int {
+	o, err := parseFlags(args, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return pid1.ExitOK
+	}
+	if err != nil {
+		return pid1.ExitUsage
+	}
+	if o.version {
+		fmt.Println("taskmasterd", version.Version)
+		return pid1.ExitOK
+	}
+	log, err := newLogger(o.logLevel, o.logFormat, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "taskmasterd:", err)
+		return pid1.ExitUsage
+	}
+	cfg, err := o.config(log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "taskmasterd:", err)
+		return pid1.ExitUsage
+	}
+	log.Info("taskmasterd starting", "version", version.Version, "pid", os.Getpid(), "jobs", cfg.JobsDir)
+	return pid1.Run(cfg, sigs)
+}
+
+// parseAllow is replaced by ctlproto.ParseAllow once the control server is wired.
+func parseAllow(s string) ([]netip.Prefix, error) { return nil, nil }

@@ -1,0 +1,241 @@
+package pid1
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/taskmaster/taskmaster/jobs"
+	"github.com/taskmaster/taskmaster/jobs/dirwatch"
+	"github.com/taskmaster/taskmaster/jobs/jobfile"
+	"github.com/taskmaster/taskmaster/jobs/output"
+	"github.com/taskmaster/taskmaster/reaper"
+)
+
+// CommandJob is the job name of the command in single-command mode.
+const CommandJob = "main"
+
+// Config is what taskmasterd was asked to do.
+type Config struct {
+	JobsDir  string        // the jobs directory
+	LoadJobs bool          // supervise the jobs of JobsDir (false in plain single-command mode)
+	Watch    dirwatch.Mode // how to notice changes in JobsDir
+	Command  []string      // single-command mode: the command to run as a critical job
+	Grace    time.Duration // how long leftover processes get between SIGTERM and SIGKILL at shutdown
+	Control  ControlConfig // the control server
+	Logger   *slog.Logger
+}
+
+// daemon is one run of taskmasterd.
+type daemon struct {
+	cfg    Config
+	sigs   *Signals
+	log    *slog.Logger
+	reaper *reaper.Reaper
+	sup    *jobs.Supervisor
+	files  *output.FileSet
+	watch  *dirwatch.Watcher
+	ctl    *controlServer
+
+	shutting bool
+	critical *jobs.Critical // what ended taskmasterd, if a critical job did
+	hurry    chan struct{}  // closed by a second shutdown signal
+	hurryOne sync.Once
+	finished chan int // the exit code, once the shutdown is over
+}
+
+// Run runs taskmasterd until it shuts down, and returns its exit code.
+// sigs must come from CatchSignals, called before anything else.
+func Run(cfg Config, sigs *Signals) int {
+	d := &daemon{
+		cfg: cfg, sigs: sigs, log: cfg.Logger,
+		hurry: make(chan struct{}), finished: make(chan int, 1),
+	}
+	if err := d.start(); err != nil {
+		d.log.Error("cannot start", "err", err)
+		return ExitError
+	}
+	return d.loop()
+}
+
+func (d *daemon) start() error {
+	BecomeSubreaper(d.log)
+	d.reaper = reaper.New(d.log)
+	go d.reapOnSIGCHLD()
+	reaped, _ := d.reaper.Subscribe()
+	d.files = output.NewFileSet(d.log)
+	d.sup = jobs.New(jobs.Config{
+		Dir: d.cfg.JobsDir,
+		Starter: jobs.NewStarter(jobs.StarterConfig{
+			Forker: d.reaper,
+			Env:    jobEnvironment(),
+			Stdout: output.NewConsole(os.Stdout),
+			Stderr: output.NewConsole(os.Stderr),
+			Files:  d.files,
+			Logger: d.log,
+		}),
+		Reaped: reaped,
+		Logger: d.log,
+	})
+	go d.sup.Run(context.Background())
+	if d.cfg.LoadJobs {
+		if err := d.loadJobs(); err != nil {
+			return err
+		}
+	}
+	if err := d.startControl(); err != nil {
+		return err
+	}
+	if len(d.cfg.Command) > 0 {
+		return d.sup.AddCommand(context.Background(), commandSpec(d.cfg.Command))
+	}
+	return nil
+}
+
+// reapOnSIGCHLD reaps on every SIGCHLD, and once at the start for children
+// that ended before the signal was caught (orphans inherited at exec).
+func (d *daemon) reapOnSIGCHLD() {
+	d.reaper.Reap()
+	for range d.sigs.Child {
+		d.reaper.Reap()
+	}
+}
+
+func (d *daemon) loadJobs() error {
+	if err := d.sup.Reload(context.Background(), ""); err != nil {
+		return err
+	}
+	w, err := dirwatch.New(d.cfg.JobsDir, dirwatch.Options{Mode: d.cfg.Watch, Logger: d.log})
+	if err != nil {
+		return err
+	}
+	d.watch = w
+	return nil
+}
+
+// jobEnvironment is the environment jobs start from: taskmasterd's own,
+// without the control token, which is a secret of taskmasterd's.
+func jobEnvironment() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TASKMASTER_TOKEN=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// commandSpec is the job of single-command mode: started once, never
+// restarted, critical, and given every signal taskmasterd receives.
+func commandSpec(cmd []string) *jobfile.Spec {
+	return &jobfile.Spec{
+		Name: CommandJob, Cmd: cmd, NumProcs: 1, Umask: -1,
+		AutoStart: true, AutoRestart: jobfile.RestartNever, ExitCodes: []int{0},
+		StopSignal: syscall.SIGTERM, StopTime: 10 * time.Second,
+		Critical: true, ForwardSignals: Forwardable(),
+	}
+}
+
+func (d *daemon) loop() int {
+	var changes <-chan struct{}
+	if d.watch != nil {
+		changes = d.watch.C
+	}
+	for {
+		select {
+		case sig := <-d.sigs.Other:
+			d.onSignal(sig.(syscall.Signal))
+		case c := <-d.sup.Critical():
+			d.critical = &c
+			d.shutdown("critical job ended: " + c.Instance)
+		case <-changes:
+			go d.reload()
+		case code := <-d.finished:
+			return code
+		}
+	}
+}
+
+func (d *daemon) onSignal(sig syscall.Signal) {
+	d.log.Debug("signal", "signal", unix.SignalName(sig))
+	single := len(d.cfg.Command) > 0
+	if single && !d.shutting {
+		_ = d.sup.Forward(context.Background(), sig)
+	}
+	switch sig {
+	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
+		switch {
+		case d.shutting:
+			d.hurryUp()
+		case !single:
+			d.shutdown("signal " + unix.SignalName(sig))
+		}
+	case syscall.SIGHUP:
+		if d.cfg.LoadJobs {
+			go d.reload()
+		}
+	case syscall.SIGUSR1:
+		if err := d.files.Reopen(); err != nil {
+			d.log.Error("cannot reopen log files", "err", err)
+		}
+	case syscall.SIGPIPE:
+	default:
+		if !single {
+			_ = d.sup.Forward(context.Background(), sig)
+		}
+	}
+}
+
+func (d *daemon) reload() {
+	if err := d.sup.Reload(context.Background(), ""); err != nil {
+		d.log.Error("reload failed", "err", err)
+	}
+}
+
+// shutdown stops every job, then the leftover processes, then the control
+// server; the loop returns the exit code once it is done.
+func (d *daemon) shutdown(reason string) {
+	if d.shutting {
+		return
+	}
+	d.shutting = true
+	d.log.Info("shutting down", "reason", reason)
+	go func() {
+		killed, _ := d.sup.Shutdown(context.Background())
+		if len(killed) > 0 {
+			d.log.Warn("SIGKILLed after their stoptime", "instances", killed)
+		}
+		sw := &sweeper{proc: "/proc", self: os.Getpid(), reaper: d.reaper, grace: d.cfg.Grace, skip: d.hurry, log: d.log}
+		swept := sw.run()
+		d.stopControl()
+		if d.watch != nil {
+			_ = d.watch.Close()
+		}
+		d.finished <- d.exitCode(len(killed) + swept)
+	}()
+}
+
+// hurryUp answers a second shutdown signal: SIGKILL everything now.
+func (d *daemon) hurryUp() {
+	d.hurryOne.Do(func() {
+		d.log.Warn("second signal: killing every process now")
+		close(d.hurry)
+		_ = d.sup.KillAll(context.Background())
+	})
+}
+
+func (d *daemon) exitCode(killed int) int {
+	switch {
+	case d.critical != nil:
+		return d.critical.Code
+	case killed > 0:
+		return ExitKilled
+	}
+	return ExitOK
+}

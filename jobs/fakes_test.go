@@ -1,0 +1,227 @@
+package jobs
+
+import (
+	"errors"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/taskmaster/taskmaster/jobs/jobfile"
+	"github.com/taskmaster/taskmaster/reaper"
+)
+
+// fakeClock is a Clock whose time moves only when a test advances it.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	c       *fakeClock
+	when    time.Time
+	f       func()
+	stopped bool
+	fired   bool
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, when: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := !t.stopped && !t.fired
+	t.stopped = true
+	return was
+}
+
+// Advance moves time forward by d and runs, in time order, the timers that
+// come due; it returns how many ran.
+func (c *fakeClock) Advance(d time.Duration) int {
+	c.mu.Lock()
+	end := c.now.Add(d)
+	var due []*fakeTimer
+	for _, t := range c.timers {
+		if !t.stopped && !t.fired && !t.when.After(end) {
+			t.fired = true
+			due = append(due, t)
+		}
+	}
+	sort.SliceStable(due, func(i, j int) bool { return due[i].when.Before(due[j].when) })
+	c.now = end
+	c.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
+	return len(due)
+}
+
+// pending returns the delays of the timers not yet fired or stopped.
+func (c *fakeClock) pending() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []time.Duration
+	for _, t := range c.timers {
+		if !t.stopped && !t.fired {
+			out = append(out, t.when.Sub(c.now))
+		}
+	}
+	return out
+}
+
+// fakeRT is the runtime of the instance state machine in table tests.
+type fakeRT struct {
+	clock    *fakeClock
+	nextPid  int
+	spawnErr error
+	spawned  []string
+	signals  []sent
+	alive    map[int]bool // process groups with members left
+	fired    []uint64
+}
+
+type sent struct {
+	pgid int
+	sig  syscall.Signal
+}
+
+func newFakeRT() *fakeRT {
+	return &fakeRT{clock: newFakeClock(), nextPid: 100, alive: map[int]bool{}}
+}
+
+func (rt *fakeRT) now() time.Time { return rt.clock.Now() }
+
+func (rt *fakeRT) spawn(in *instance) (int, error) {
+	if rt.spawnErr != nil {
+		return 0, rt.spawnErr
+	}
+	rt.nextPid++
+	rt.spawned = append(rt.spawned, in.name)
+	return rt.nextPid, nil
+}
+
+func (rt *fakeRT) signalGroup(pgid int, sig syscall.Signal) {
+	rt.signals = append(rt.signals, sent{pgid, sig})
+}
+
+func (rt *fakeRT) groupAlive(pgid int) bool { return rt.alive[pgid] }
+
+func (rt *fakeRT) schedule(in *instance, seq uint64, d time.Duration) Timer {
+	return rt.clock.AfterFunc(d, func() { in.timerFired(rt, seq) })
+}
+
+func (rt *fakeRT) changed(*instance, State) {}
+
+// fakeStarter stands in for real processes in supervisor tests: each start
+// gets a pid and an exit channel the test controls.
+type fakeStarter struct {
+	mu       sync.Mutex
+	nextPid  int
+	procs    map[int]chan reaper.Exit
+	started  []string // instance names, in start order
+	fail     map[string]error
+	signals  []sent
+	ignoring map[int]bool
+}
+
+func newFakeStarter() *fakeStarter {
+	return &fakeStarter{
+		nextPid: 1000, procs: map[int]chan reaper.Exit{}, fail: map[string]error{}, ignoring: map[int]bool{},
+	}
+}
+
+func (f *fakeStarter) Start(p *Proc) (int, <-chan reaper.Exit, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail[p.Spec.Name]; err != nil {
+		return 0, nil, err
+	}
+	f.nextPid++
+	ch := make(chan reaper.Exit, 1)
+	f.procs[f.nextPid] = ch
+	f.started = append(f.started, p.Name)
+	return f.nextPid, ch, nil
+}
+
+// exit makes process pid end with ws.
+func (f *fakeStarter) exit(pid int, ws syscall.WaitStatus) {
+	f.mu.Lock()
+	ch := f.procs[pid]
+	delete(f.procs, pid)
+	f.mu.Unlock()
+	if ch != nil {
+		ch <- reaper.Exit{Pid: pid, Status: ws}
+	}
+}
+
+func (f *fakeStarter) startedNames() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.started...)
+}
+
+// exitStatus builds a wait status for an exit code.
+func exitStatus(code int) syscall.WaitStatus { return syscall.WaitStatus(code << 8) }
+
+// signalStatus builds a wait status for a death by signal.
+func signalStatus(sig syscall.Signal) syscall.WaitStatus { return syscall.WaitStatus(sig) }
+
+// testSpec returns a valid spec with the defaults of a job file.
+func testSpec(name string) *jobfile.Spec {
+	return &jobfile.Spec{
+		Name: name, Cmd: []string{"/bin/true"}, NumProcs: 1, Umask: -1,
+		AutoStart: true, AutoRestart: jobfile.RestartUnexpected, ExitCodes: []int{0},
+		StartRetries: 3, StartTime: time.Second, StopSignal: syscall.SIGTERM, StopTime: 5 * time.Second,
+	}
+}
+
+var errSpawn = errors.New("spawn failed")
+
+// Kill fakes kill(2) for the fake processes: signal 0 probes, and a signal
+// other than 0 ends the process unless the test made it ignore signals.
+func (f *fakeStarter) Kill(pid int, sig syscall.Signal) error {
+	if pid < 0 {
+		pid = -pid
+	}
+	f.mu.Lock()
+	_, alive := f.procs[pid]
+	ignores := f.ignoring[pid] && sig != syscall.SIGKILL
+	f.signals = append(f.signals, sent{pid, sig})
+	f.mu.Unlock()
+	if !alive {
+		return syscall.ESRCH
+	}
+	if sig != 0 && !ignores {
+		f.exit(pid, signalStatus(sig))
+	}
+	return nil
+}
+
+func (f *fakeStarter) ignore(pid int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ignoring[pid] = true
+}
+
+func (f *fakeStarter) sentSignals() []sent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sent(nil), f.signals...)
+}

@@ -1,0 +1,326 @@
+package jobs
+
+import (
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/taskmaster/taskmaster/jobs/jobfile"
+	"github.com/taskmaster/taskmaster/jobs/output"
+)
+
+// Retry timing. A process that dies before it counts as started is retried
+// after backoffDelay(n) for its n-th consecutive failure. A process that
+// exits less than stableUptime after it started counts as a failed start
+// even when starttime is 0, so a crash loop always slows down and ends in
+// FATAL (supervisord restarts such a loop forever: its issue 1285).
+const (
+	backoffBase  = 250 * time.Millisecond
+	backoffMax   = 30 * time.Second
+	stableUptime = time.Second
+)
+
+func backoffDelay(failures int) time.Duration {
+	d := backoffBase
+	for i := 1; i < failures && d < backoffMax; i++ {
+		d *= 2
+	}
+	return min(d, backoffMax)
+}
+
+// runtime is what the state machine needs from the world. The supervisor
+// implements it with real processes and timers; tests fake it.
+type runtime interface {
+	now() time.Time
+	// spawn starts a process for in with in.spec and returns its pid.
+	spawn(in *instance) (int, error)
+	// signalGroup sends sig to the process group pgid.
+	signalGroup(pgid int, sig syscall.Signal)
+	// groupAlive reports whether any process is left in group pgid.
+	groupAlive(pgid int) bool
+	// schedule delivers a timer event carrying seq to in after d.
+	schedule(in *instance, seq uint64, d time.Duration) Timer
+	// changed is told of every state change, for the log.
+	changed(in *instance, from State)
+}
+
+// exitInfo is how a process ended.
+type exitInfo struct {
+	code   int            // exit code, or 128+n when killed by signal n, or 126/127 for spawn errors
+	signal syscall.Signal // the signal that killed it, or 0
+}
+
+// instance is one process slot of a job (NAME:N) and its state machine.
+// Only the supervisor goroutine touches it.
+type instance struct {
+	job   *job
+	index int
+	name  string
+
+	spec     *jobfile.Spec // the spec the current (or last) process was started with
+	state    State
+	since    time.Time
+	detail   string // why the instance is in its state, for status
+	pid      int    // the process, while it lives
+	pgid     int    // its process group, kept while STOPPING after the leader exited
+	started  time.Time
+	failures int // consecutive failed starts
+	restarts int // automatic restarts (retries and autorestarts)
+	exit     *exitInfo
+	ring     *output.Ring // recent output, kept across restarts
+
+	timer    Timer
+	timerSeq uint64 // timer events carrying an older seq are stale
+
+	pending    bool // a start was asked for; it spawns once dependencies are RUNNING
+	restartDue bool // start again when the current stop completes
+	killed     bool // the current stop needed SIGKILL
+	leaderGone bool // STOPPING: the leader exited, others in its group live on
+	retire     bool // forget the instance once it has no process
+}
+
+func (in *instance) set(rt runtime, s State, detail string) {
+	from := in.state
+	in.state, in.detail, in.since = s, detail, rt.now()
+	rt.changed(in, from)
+}
+
+func (in *instance) cancelTimer() {
+	in.timerSeq++
+	if in.timer != nil {
+		in.timer.Stop()
+		in.timer = nil
+	}
+}
+
+func (in *instance) arm(rt runtime, d time.Duration) {
+	in.cancelTimer()
+	in.timer = rt.schedule(in, in.timerSeq, d)
+}
+
+// requestStart asks for a start; the supervisor spawns it once the job's
+// dependencies allow. It reports false when the instance already runs.
+func (in *instance) requestStart() bool {
+	switch in.state {
+	case Starting, Running:
+		return false
+	case Stopping:
+		in.restartDue = true
+		return true
+	}
+	in.pending = true
+	return true
+}
+
+// start spawns a process for a pending start.
+func (in *instance) start(rt runtime) {
+	in.pending = false
+	in.cancelTimer()
+	in.failures = 0
+	in.spawn(rt, false)
+}
+
+func (in *instance) spawn(rt runtime, automatic bool) {
+	in.spec = in.job.spec
+	if automatic {
+		in.restarts++
+	}
+	pid, err := rt.spawn(in)
+	if err != nil {
+		in.pid, in.pgid = 0, 0
+		in.exit = &exitInfo{code: spawnErrorCode(err)}
+		in.failedStart(rt, err.Error())
+		return
+	}
+	in.pid, in.pgid, in.started = pid, pid, rt.now()
+	in.killed, in.leaderGone = false, false
+	if in.spec.StartTime <= 0 {
+		in.set(rt, Running, "")
+		return
+	}
+	in.set(rt, Starting, "")
+	in.arm(rt, in.spec.StartTime)
+}
+
+// failedStart counts a start that did not hold and schedules a retry, or
+// gives up.
+func (in *instance) failedStart(rt runtime, why string) {
+	in.failures++
+	if in.failures > in.spec.StartRetries {
+		in.cancelTimer()
+		in.set(rt, Fatal, fmt.Sprintf("%s; gave up after %d attempts", why, in.failures))
+		return
+	}
+	delay := backoffDelay(in.failures)
+	in.set(rt, Backoff, fmt.Sprintf("%s; retry %d of %d in %v", why, in.failures, in.spec.StartRetries, delay))
+	in.arm(rt, delay)
+}
+
+// exited handles the end of the instance's process.
+func (in *instance) exited(rt runtime, ws syscall.WaitStatus) {
+	in.exit = exitFromStatus(ws)
+	in.pid = 0
+	switch in.state {
+	case Starting:
+		in.cancelTimer()
+		in.failedStart(rt, "exited too quickly ("+in.exit.String()+")")
+	case Running:
+		in.exitedWhileRunning(rt)
+	case Stopping:
+		if !in.killed && rt.groupAlive(in.pgid) {
+			in.leaderGone = true // the rest of the group gets until stoptime
+			return
+		}
+		in.finishStop(rt)
+	}
+}
+
+func (in *instance) exitedWhileRunning(rt runtime) {
+	expected := in.expected()
+	if !in.shouldRestart(expected) {
+		how := "unexpected"
+		if expected {
+			how = "expected"
+		}
+		in.set(rt, Exited, in.exit.String()+", "+how)
+		return
+	}
+	if uptime := rt.now().Sub(in.started); uptime < stableUptime {
+		in.failedStart(rt, fmt.Sprintf("exited after %v (%s)", uptime.Round(time.Millisecond), in.exit))
+		return
+	}
+	in.failures = 0
+	in.spawn(rt, true)
+}
+
+func (in *instance) expected() bool {
+	if in.exit.signal != 0 {
+		return false
+	}
+	for _, c := range in.spec.ExitCodes {
+		if c == in.exit.code {
+			return true
+		}
+	}
+	return false
+}
+
+func (in *instance) shouldRestart(expected bool) bool {
+	switch in.spec.AutoRestart {
+	case jobfile.RestartAlways:
+		return true
+	case jobfile.RestartNever:
+		return false
+	default:
+		return !expected
+	}
+}
+
+// timerFired handles the instance's timer: starttime, a retry delay, or
+// stoptime, depending on the state.
+func (in *instance) timerFired(rt runtime, seq uint64) {
+	if seq != in.timerSeq {
+		return // cancelled or replaced after it fired
+	}
+	in.timer = nil
+	switch in.state {
+	case Starting:
+		in.set(rt, Running, "")
+	case Backoff:
+		in.spawn(rt, true)
+	case Stopping:
+		rt.signalGroup(in.pgid, syscall.SIGKILL)
+		in.killed = true
+		in.detail = fmt.Sprintf("SIGKILLed after stoptime %v", in.spec.StopTime)
+		if in.leaderGone {
+			in.finishStop(rt)
+		}
+	}
+}
+
+// stop stops the instance. It reports false when there was nothing to stop.
+func (in *instance) stop(rt runtime) bool {
+	wasPending := in.pending || in.restartDue
+	in.pending, in.restartDue = false, false
+	switch in.state {
+	case Starting, Running:
+		rt.signalGroup(in.pgid, in.spec.StopSignal)
+		in.set(rt, Stopping, "sent "+signalName(in.spec.StopSignal))
+		in.arm(rt, in.spec.StopTime)
+		return true
+	case Backoff:
+		in.cancelTimer()
+		in.set(rt, Stopped, "")
+		return true
+	case Stopping:
+		return true
+	}
+	return wasPending
+}
+
+// kill sends SIGKILL to the instance's process group at once.
+func (in *instance) kill(rt runtime) bool {
+	wasPending := in.pending || in.restartDue
+	in.pending, in.restartDue = false, false
+	switch in.state {
+	case Starting, Running, Stopping:
+		in.cancelTimer()
+		rt.signalGroup(in.pgid, syscall.SIGKILL)
+		in.killed = true
+		in.set(rt, Stopping, "sent SIGKILL")
+		if in.leaderGone {
+			in.finishStop(rt)
+		}
+		return true
+	case Backoff:
+		in.cancelTimer()
+		in.set(rt, Stopped, "")
+		return true
+	}
+	return wasPending
+}
+
+// groupChanged is called when some process was reaped: the rest of a
+// stopping group may be gone now.
+func (in *instance) groupChanged(rt runtime) {
+	if in.state == Stopping && in.leaderGone && !rt.groupAlive(in.pgid) {
+		in.finishStop(rt)
+	}
+}
+
+func (in *instance) finishStop(rt runtime) {
+	in.cancelTimer()
+	in.leaderGone = false
+	in.pgid = 0
+	detail := ""
+	if in.killed {
+		detail = "SIGKILLed"
+	}
+	in.set(rt, Stopped, detail)
+	if in.restartDue {
+		in.restartDue = false
+		in.pending = true
+	}
+}
+
+// endedForGood reports whether the instance's process ended on its own and
+// will not be started again without a request: what makes a critical job
+// shut taskmasterd down.
+func (in *instance) endedForGood() bool {
+	return in.state == Fatal || in.state == Exited
+}
+
+func exitFromStatus(ws syscall.WaitStatus) *exitInfo {
+	if ws.Signaled() {
+		return &exitInfo{code: 128 + int(ws.Signal()), signal: ws.Signal()}
+	}
+	return &exitInfo{code: ws.ExitStatus()}
+}
+
+// String describes the exit as a log line would.
+func (e *exitInfo) String() string {
+	if e.signal != 0 {
+		return "killed by " + signalName(e.signal)
+	}
+	return fmt.Sprintf("exit status %d", e.code)
+}

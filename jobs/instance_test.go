@@ -1,0 +1,214 @@
+package jobs
+
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskmaster/taskmaster/jobs/jobfile"
+)
+
+// newTestInstance returns instance 0 of a job with spec, as the supervisor
+// would create it, after applying edit to the spec.
+func newTestInstance(rt *fakeRT, edit func(*jobfile.Spec)) *instance {
+	spec := testSpec("web")
+	if edit != nil {
+		edit(spec)
+	}
+	j := newJob("web", rt.now())
+	j.spec = spec
+	return j.resize(rt.now())[0]
+}
+
+// Moves that bring an instance into a state, as tests' "from" steps.
+func started(in *instance, rt *fakeRT)  { in.requestStart(); in.start(rt) }
+func running(in *instance, rt *fakeRT)  { started(in, rt); rt.clock.Advance(in.spec.StartTime) }
+func stopping(in *instance, rt *fakeRT) { running(in, rt); in.stop(rt) }
+func backoff(in *instance, rt *fakeRT)  { started(in, rt); in.exited(rt, exitStatus(1)) }
+
+func TestInstanceTransitions(t *testing.T) {
+	type tc struct {
+		name     string
+		spec     func(*jobfile.Spec)
+		from     func(*instance, *fakeRT)
+		event    func(*instance, *fakeRT)
+		want     State
+		signals  []syscall.Signal // sent to the group by the event
+		timers   []time.Duration  // armed after the event
+		failures int
+		restarts int
+	}
+	tests := []tc{
+		{name: "start arms starttime", event: started, want: Starting, timers: []time.Duration{time.Second}},
+		{name: "starttime 0 is RUNNING at once", spec: func(s *jobfile.Spec) { s.StartTime = 0 },
+			event: started, want: Running},
+		{name: "starttime elapsed", from: started, event: func(in *instance, rt *fakeRT) { rt.clock.Advance(time.Second) },
+			want: Running},
+		{name: "spawn error backs off", event: func(in *instance, rt *fakeRT) { rt.spawnErr = errSpawn; started(in, rt) },
+			want: Backoff, failures: 1, timers: []time.Duration{250 * time.Millisecond}},
+		{name: "death before starttime backs off", from: started,
+			event: func(in *instance, rt *fakeRT) { in.exited(rt, exitStatus(0)) },
+			want:  Backoff, failures: 1, timers: []time.Duration{250 * time.Millisecond}},
+		{name: "retry delay grows", from: backoff,
+			event: func(in *instance, rt *fakeRT) { rt.clock.Advance(250 * time.Millisecond); in.exited(rt, exitStatus(1)) },
+			want:  Backoff, failures: 2, restarts: 1, timers: []time.Duration{500 * time.Millisecond}},
+		{name: "startretries exhausted is FATAL", spec: func(s *jobfile.Spec) { s.StartRetries = 0 }, from: started,
+			event: func(in *instance, rt *fakeRT) { in.exited(rt, exitStatus(1)) }, want: Fatal, failures: 1},
+		{name: "expected exit is EXITED", from: running,
+			event: func(in *instance, rt *fakeRT) { rt.clock.Advance(time.Minute); in.exited(rt, exitStatus(0)) },
+			want:  Exited},
+		{name: "unexpected exit after a while restarts", from: running,
+			event: func(in *instance, rt *fakeRT) { rt.clock.Advance(time.Minute); in.exited(rt, exitStatus(3)) },
+			want:  Starting, restarts: 1, timers: []time.Duration{time.Second}},
+		{name: "death by signal is unexpected", from: running,
+			event: func(in *instance, rt *fakeRT) {
+				rt.clock.Advance(time.Minute)
+				in.exited(rt, signalStatus(syscall.SIGSEGV))
+			},
+			want: Starting, restarts: 1, timers: []time.Duration{time.Second}},
+		{name: "autorestart false keeps an unexpected exit", spec: func(s *jobfile.Spec) { s.AutoRestart = jobfile.RestartNever },
+			from:  running,
+			event: func(in *instance, rt *fakeRT) { rt.clock.Advance(time.Minute); in.exited(rt, exitStatus(3)) },
+			want:  Exited},
+		{name: "autorestart true restarts an expected exit", spec: func(s *jobfile.Spec) { s.AutoRestart = jobfile.RestartAlways },
+			from:  running,
+			event: func(in *instance, rt *fakeRT) { rt.clock.Advance(time.Minute); in.exited(rt, exitStatus(0)) },
+			want:  Starting, restarts: 1, timers: []time.Duration{time.Second}},
+		{name: "starttime 0 crash loop counts as failed starts",
+			spec: func(s *jobfile.Spec) { s.StartTime = 0; s.AutoRestart = jobfile.RestartAlways }, from: started,
+			event: func(in *instance, rt *fakeRT) { rt.clock.Advance(10 * time.Millisecond); in.exited(rt, exitStatus(0)) },
+			want:  Backoff, failures: 1, timers: []time.Duration{250 * time.Millisecond}},
+		{name: "stop sends stopsignal and arms stoptime", spec: func(s *jobfile.Spec) { s.StopSignal = syscall.SIGUSR2 },
+			from: running, event: func(in *instance, rt *fakeRT) { in.stop(rt) },
+			want: Stopping, signals: []syscall.Signal{syscall.SIGUSR2}, timers: []time.Duration{5 * time.Second}},
+		{name: "stop of a STARTING process", from: started, event: func(in *instance, rt *fakeRT) { in.stop(rt) },
+			want: Stopping, signals: []syscall.Signal{syscall.SIGTERM}, timers: []time.Duration{5 * time.Second}},
+		{name: "group gone with its leader: STOPPED", from: stopping,
+			event: func(in *instance, rt *fakeRT) { in.exited(rt, signalStatus(syscall.SIGTERM)) }, want: Stopped},
+		{name: "leader gone, group left: still STOPPING", from: stopping,
+			event: func(in *instance, rt *fakeRT) { rt.alive[in.pgid] = true; in.exited(rt, exitStatus(0)) },
+			want:  Stopping, timers: []time.Duration{5 * time.Second}},
+		{name: "rest of the group gone: STOPPED",
+			from: func(in *instance, rt *fakeRT) {
+				stopping(in, rt)
+				rt.alive[in.pgid] = true
+				in.exited(rt, exitStatus(0))
+			},
+			event: func(in *instance, rt *fakeRT) { rt.alive = map[int]bool{}; in.groupChanged(rt) }, want: Stopped},
+		{name: "stoptime elapsed: SIGKILL", from: stopping,
+			event: func(in *instance, rt *fakeRT) { rt.clock.Advance(5 * time.Second) },
+			want:  Stopping, signals: []syscall.Signal{syscall.SIGKILL}},
+		{name: "stoptime elapsed with the leader gone: SIGKILL and STOPPED",
+			from: func(in *instance, rt *fakeRT) {
+				stopping(in, rt)
+				rt.alive[in.pgid] = true
+				in.exited(rt, exitStatus(0))
+			},
+			event: func(in *instance, rt *fakeRT) { rt.clock.Advance(5 * time.Second) },
+			want:  Stopped, signals: []syscall.Signal{syscall.SIGKILL}},
+		{name: "retry timer spawns", from: backoff, event: func(in *instance, rt *fakeRT) { rt.clock.Advance(time.Second) },
+			want: Starting, failures: 1, restarts: 1, timers: []time.Duration{time.Second}},
+		{name: "stop in BACKOFF cancels the retry", from: backoff, event: func(in *instance, rt *fakeRT) { in.stop(rt) },
+			want: Stopped, failures: 1},
+		{name: "kill sends SIGKILL at once", from: running, event: func(in *instance, rt *fakeRT) { in.kill(rt) },
+			want: Stopping, signals: []syscall.Signal{syscall.SIGKILL}},
+		{name: "start while STOPPING starts again once stopped", from: stopping,
+			event: func(in *instance, rt *fakeRT) {
+				in.requestStart()
+				in.exited(rt, signalStatus(syscall.SIGTERM))
+				require.True(t, in.pending)
+			},
+			want: Stopped},
+		{name: "a start after FATAL resets the counters",
+			spec: func(s *jobfile.Spec) { s.StartRetries = 0 },
+			from: func(in *instance, rt *fakeRT) { started(in, rt); in.exited(rt, exitStatus(1)) },
+			event: started, want: Starting, timers: []time.Duration{time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rt := newFakeRT()
+			in := newTestInstance(rt, tt.spec)
+			if tt.from != nil {
+				tt.from(in, rt)
+			}
+			rt.signals = nil
+			tt.event(in, rt)
+			require.Equal(t, tt.want, in.state, "detail: %s", in.detail)
+			var sigs []syscall.Signal
+			for _, s := range rt.signals {
+				require.Equal(t, in.pgidOr(s.pgid), s.pgid, "signal sent to another group")
+				sigs = append(sigs, s.sig)
+			}
+			require.Equal(t, tt.signals, sigs)
+			require.Equal(t, tt.timers, rt.clock.pending())
+			require.Equal(t, tt.failures, in.failures)
+			require.Equal(t, tt.restarts, in.restarts)
+		})
+	}
+}
+
+// pgidOr returns the instance's process group, or want when the group is
+// already forgotten (the instance is STOPPED).
+func (in *instance) pgidOr(want int) int {
+	if in.pgid == 0 {
+		return want
+	}
+	return in.pgid
+}
+
+func TestStaleTimerIsIgnored(t *testing.T) {
+	rt := newFakeRT()
+	in := newTestInstance(rt, nil)
+	started(in, rt)
+	seq := in.timerSeq
+	in.stop(rt) // re-arms for stoptime
+	in.timerFired(rt, seq)
+	require.Equal(t, Stopping, in.state, "the starttime timer fired after the stop")
+}
+
+func TestStartRetriesMeansOnePlusRetriesAttempts(t *testing.T) {
+	for _, retries := range []int{0, 1, 3} {
+		rt := newFakeRT()
+		in := newTestInstance(rt, func(s *jobfile.Spec) { s.StartRetries = retries })
+		started(in, rt)
+		for in.state != Fatal {
+			require.Equal(t, Starting, in.state)
+			in.exited(rt, exitStatus(1))
+			rt.clock.Advance(time.Minute) // retry timer
+		}
+		require.Len(t, rt.spawned, retries+1, "startretries=%d", retries)
+	}
+}
+
+func TestBackoffDelayGrowsAndIsCapped(t *testing.T) {
+	require.Equal(t, 250*time.Millisecond, backoffDelay(1))
+	require.Equal(t, 500*time.Millisecond, backoffDelay(2))
+	require.Equal(t, 2*time.Second, backoffDelay(4))
+	require.Equal(t, backoffMax, backoffDelay(12))
+	require.Equal(t, backoffMax, backoffDelay(1000))
+}
+
+// With starttime 0 and autorestart true, a program that exits at once must
+// slow down and end in FATAL, not restart forever (supervisord issue 1285).
+func TestCrashLoopWithStarttimeZeroEndsInFatal(t *testing.T) {
+	rt := newFakeRT()
+	in := newTestInstance(rt, func(s *jobfile.Spec) {
+		s.StartTime = 0
+		s.AutoRestart = jobfile.RestartAlways
+	})
+	started(in, rt)
+	var waited time.Duration
+	for in.state != Fatal {
+		require.Equal(t, Running, in.state)
+		in.exited(rt, exitStatus(0))
+		if in.state == Backoff {
+			d := rt.clock.pending()[0]
+			waited += d
+			rt.clock.Advance(d)
+		}
+	}
+	require.Len(t, rt.spawned, 4)
+	require.Equal(t, (250+500+1000)*time.Millisecond, waited)
+}

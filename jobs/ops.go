@@ -1,0 +1,333 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/taskmaster/taskmaster/jobs/output"
+)
+
+// Target "all" names every job.
+const All = "all"
+
+// resolve returns the instances a target names: "all", "NAME" or "NAME:N".
+func (s *Supervisor) resolve(target string) ([]*instance, error) {
+	if target == All {
+		var out []*instance
+		for _, j := range s.allJobs() {
+			if j.spec != nil {
+				out = append(out, j.live()...)
+			}
+		}
+		return out, nil
+	}
+	name, idx, hasIdx := cutInstance(target)
+	j := s.jobs[name]
+	if j == nil || (j.removed && j.spec == nil) {
+		return nil, fmt.Errorf("%w: %q", ErrNoSuchJob, name)
+	}
+	if j.spec == nil {
+		return nil, fmt.Errorf("job %q has no valid job file: %v", name, j.fileErr)
+	}
+	if !hasIdx {
+		return j.live(), nil
+	}
+	n, err := strconv.Atoi(idx)
+	in := j.instance(n)
+	if err != nil || in == nil {
+		return nil, fmt.Errorf("%w: %q (job %s has instances %s:0 to %s:%d)", ErrNoSuchJob, target, name, name, name, j.spec.NumProcs-1)
+	}
+	return []*instance{in}, nil
+}
+
+// jobsOf returns the distinct jobs of instances, in order.
+func jobsOf(ins []*instance) []*job {
+	var out []*job
+	for _, in := range ins {
+		if !slices.Contains(out, in.job) {
+			out = append(out, in.job)
+		}
+	}
+	return out
+}
+
+// Start starts the target's instances (and the jobs they depend on) and
+// waits until each is RUNNING or has failed to start. It returns
+// ErrRedundant when all of them already run.
+func (s *Supervisor) Start(ctx context.Context, target string) error {
+	var ins []*instance
+	return s.await(ctx, func() error {
+		var err error
+		if ins, err = s.resolve(target); err != nil {
+			return err
+		}
+		return s.requestStarts(ins)
+	}, func() bool { return s.startsSettled(ins) }, func() error { return s.startOutcome(ins) })
+}
+
+// Restart stops the target's instances that run, then starts them all, and
+// waits as Start does.
+func (s *Supervisor) Restart(ctx context.Context, target string) error {
+	var ins []*instance
+	return s.await(ctx, func() error {
+		var err error
+		if ins, err = s.resolve(target); err != nil {
+			return err
+		}
+		if s.shutting {
+			return ErrShuttingDown
+		}
+		for _, in := range ins {
+			if in.state.hasProcess() {
+				in.stop(s) // requestStart then makes it start again once stopped
+			}
+		}
+		return s.requestStarts(ins)
+	}, func() bool { return s.startsSettled(ins) }, func() error { return s.startOutcome(ins) })
+}
+
+// Repair brings the target back to its configured state without touching
+// healthy processes: FATAL and BACKOFF instances get fresh retry counters and
+// start now, and stopped or exited instances of autostart jobs start.
+func (s *Supervisor) Repair(ctx context.Context, target string) error {
+	var ins []*instance
+	return s.await(ctx, func() error {
+		all, err := s.resolve(target)
+		if err != nil {
+			return err
+		}
+		for _, in := range all {
+			broken := in.state == Fatal || in.state == Backoff
+			missing := (in.state == Stopped || in.state == Exited) && in.job.spec.AutoStart && !in.pending
+			if broken || missing {
+				in.failures = 0
+				ins = append(ins, in)
+			}
+		}
+		if len(ins) == 0 {
+			return ErrRedundant
+		}
+		return s.requestStarts(ins)
+	}, func() bool { return s.startsSettled(ins) }, func() error { return s.startOutcome(ins) })
+}
+
+func (s *Supervisor) requestStarts(ins []*instance) error {
+	if s.shutting {
+		return ErrShuttingDown
+	}
+	any := false
+	for _, in := range ins {
+		if in.requestStart() {
+			any = true
+		}
+	}
+	if !any {
+		return ErrRedundant
+	}
+	for _, j := range jobsOf(ins) {
+		s.startDependencies(j, nil)
+	}
+	return nil
+}
+
+// startDependencies asks for every job j depends on, transitively, to
+// start, as docker compose does for a service's depends_on.
+func (s *Supervisor) startDependencies(j *job, seen []*job) {
+	for _, name := range j.spec.DependsOn {
+		dep := s.jobs[name]
+		if dep == nil || dep.spec == nil || slices.Contains(seen, dep) {
+			continue
+		}
+		for _, in := range dep.live() {
+			if in.state != Running && in.state != Starting && !in.pending && !in.restartDue {
+				in.requestStart()
+			}
+		}
+		s.startDependencies(dep, append(seen, dep))
+	}
+}
+
+// startsSettled reports whether every instance has reached the outcome of
+// its start: it runs, or it failed, or it waits for a dependency that failed.
+func (s *Supervisor) startsSettled(ins []*instance) bool {
+	for _, in := range ins {
+		switch {
+		case in.restartDue, in.state == Starting, in.state == Stopping:
+			return false
+		case in.pending && s.dependencyFailure(in.job) == "":
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Supervisor) startOutcome(ins []*instance) error {
+	var errs []error
+	for _, in := range ins {
+		switch {
+		case in.pending:
+			errs = append(errs, fmt.Errorf("%s: %s", in.name, s.dependencyFailure(in.job)))
+		case in.state == Fatal || in.state == Backoff:
+			errs = append(errs, fmt.Errorf("%s: %s: %s", in.name, in.state, in.detail))
+		case in.state == Stopped:
+			errs = append(errs, fmt.Errorf("%s: stopped before it started", in.name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Stop stops the target's instances and waits until their process groups
+// are gone. Stopping "all" honours depends_on: a job stops only after the
+// jobs that depend on it have stopped. It returns ErrRedundant when nothing
+// was running.
+func (s *Supervisor) Stop(ctx context.Context, target string) error {
+	var ins []*instance
+	return s.await(ctx, func() error {
+		var err error
+		if ins, err = s.resolve(target); err != nil {
+			return err
+		}
+		return s.stopInstances(ins, target == All)
+	}, func() bool { return stopsSettled(ins) }, func() error { return nil })
+}
+
+func (s *Supervisor) stopInstances(ins []*instance, ordered bool) error {
+	any := false
+	for _, in := range ins {
+		if in.state.hasProcess() || in.state == Backoff || in.pending || in.restartDue {
+			any = true
+		}
+	}
+	if !any {
+		return ErrRedundant
+	}
+	if ordered {
+		for _, j := range jobsOf(ins) {
+			j.stopAfterDependents = true
+		}
+		return nil
+	}
+	for _, in := range ins {
+		in.stop(s)
+	}
+	return nil
+}
+
+func stopsSettled(ins []*instance) bool {
+	for _, in := range ins {
+		if in.state.hasProcess() || in.job.stopAfterDependents {
+			return false
+		}
+	}
+	return true
+}
+
+// Kill sends SIGKILL to the target's process groups at once and waits until
+// they are gone. It returns ErrRedundant when nothing was running.
+func (s *Supervisor) Kill(ctx context.Context, target string) error {
+	var ins []*instance
+	return s.await(ctx, func() error {
+		var err error
+		if ins, err = s.resolve(target); err != nil {
+			return err
+		}
+		any := false
+		for _, in := range ins {
+			if in.kill(s) {
+				any = true
+			}
+		}
+		if !any {
+			return ErrRedundant
+		}
+		return nil
+	}, func() bool { return stopsSettled(ins) }, func() error { return nil })
+}
+
+// Wait waits until every instance of target is in state.
+func (s *Supervisor) Wait(ctx context.Context, target string, state State) error {
+	var ins []*instance
+	return s.await(ctx, func() error {
+		var err error
+		ins, err = s.resolve(target)
+		return err
+	}, func() bool {
+		for _, in := range ins {
+			if in.state != state {
+				return false
+			}
+		}
+		return true
+	}, func() error { return nil })
+}
+
+// Forward sends sig to the process groups of every job that asks for it
+// (forwardsignals).
+func (s *Supervisor) Forward(ctx context.Context, sig syscall.Signal) error {
+	return s.call(ctx, func() {
+		for _, j := range s.allJobs() {
+			if j.spec == nil || !slices.Contains(j.spec.ForwardSignals, sig) {
+				continue
+			}
+			for _, in := range j.insts {
+				if in.state.hasProcess() {
+					s.signalGroup(in.pgid, sig)
+				}
+			}
+		}
+	})
+}
+
+// Names returns the names of all jobs, sorted.
+func (s *Supervisor) Names(ctx context.Context) ([]string, error) {
+	var names []string
+	err := s.call(ctx, func() {
+		for _, j := range s.allJobs() {
+			names = append(names, j.name)
+		}
+	})
+	return names, err
+}
+
+// allJobs returns the jobs sorted by name, so everything that walks them
+// does so in a repeatable order.
+func (s *Supervisor) allJobs() []*job {
+	out := make([]*job, 0, len(s.jobs))
+	for _, j := range s.jobs {
+		out = append(out, j)
+	}
+	slices.SortFunc(out, func(a, b *job) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// cutInstance splits "NAME:N" into its job name and instance number.
+func cutInstance(target string) (name, index string, hasIndex bool) {
+	return strings.Cut(target, ":")
+}
+
+// Output returns the ring that keeps the recent output of target: NAME:N,
+// or NAME when the job has one instance.
+func (s *Supervisor) Output(ctx context.Context, target string) (*output.Ring, error) {
+	var ring *output.Ring
+	var resolveErr error
+	err := s.call(ctx, func() {
+		ins, err := s.resolve(target)
+		switch {
+		case err != nil:
+			resolveErr = err
+		case len(ins) != 1:
+			resolveErr = fmt.Errorf("job %s has %d instances: name one, as in %s:0", target, len(ins), target)
+		default:
+			ring = ins[0].ring
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ring, resolveErr
+}

@@ -1,0 +1,172 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/taskmaster/taskmaster/jobs/jobfile"
+)
+
+// Reload reads the jobs directory and applies what changed: a new file
+// starts its job (if autostart), a removed file stops and forgets its job,
+// a changed file restarts only that job, a change of numprocs or of settings
+// that do not change how a process is started keeps running processes, and
+// an unchanged job is not touched. An invalid file leaves the last good
+// version running; its error shows in the log and in status.
+//
+// With only set, only that job's file is applied, and its error (if the file
+// is invalid) is returned.
+func (s *Supervisor) Reload(ctx context.Context, only string) error {
+	loaded, err := jobfile.LoadDir(s.cfg.Dir)
+	if err != nil {
+		s.log.Error("cannot read jobs directory", "dir", s.cfg.Dir, "err", err)
+		return err
+	}
+	var result error
+	err = s.call(ctx, func() {
+		switch {
+		case s.shutting:
+			result = ErrShuttingDown
+		case only != "":
+			result = s.applyOne(only, loaded)
+		default:
+			s.applyAll(loaded)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return result
+}
+
+func (s *Supervisor) applyAll(loaded map[string]jobfile.Loaded) {
+	for _, j := range s.allJobs() {
+		if _, ok := loaded[j.name]; !ok && !j.pinned && !j.removed {
+			s.remove(j)
+		}
+	}
+	names := make([]string, 0, len(loaded))
+	for name := range loaded {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		s.update(name, loaded[name])
+	}
+}
+
+func (s *Supervisor) applyOne(name string, loaded map[string]jobfile.Loaded) error {
+	l, ok := loaded[name]
+	if !ok {
+		j := s.jobs[name]
+		if j == nil || j.pinned || j.removed {
+			return fmt.Errorf("%w: %q (no %s%s in %s)", ErrNoSuchJob, name, name, jobfile.Suffix, s.cfg.Dir)
+		}
+		s.remove(j)
+		return nil
+	}
+	s.update(name, l)
+	return l.Err
+}
+
+func (s *Supervisor) remove(j *job) {
+	s.log.Info("job file removed; stopping the job", "job", j.name)
+	j.removed = true
+	for _, in := range j.insts {
+		in.stop(s)
+	}
+}
+
+func (s *Supervisor) update(name string, l jobfile.Loaded) {
+	j := s.jobs[name]
+	if j == nil {
+		j = newJob(name, s.now())
+		s.jobs[name] = j
+	}
+	if j.pinned {
+		s.log.Warn("job file ignored: the name belongs to the command taskmasterd runs", "file", l.Path)
+		return
+	}
+	j.removed = false
+	if l.Err != nil {
+		s.invalid(j, l.Err)
+		return
+	}
+	j.fileErr = nil
+	switch old := j.spec; {
+	case old == nil:
+		s.load(j, l.Spec)
+	case old.Equal(l.Spec):
+	case old.SameProcess(l.Spec):
+		s.updateInPlace(j, l.Spec)
+	default:
+		s.replace(j, l.Spec)
+	}
+}
+
+func (s *Supervisor) invalid(j *job, err error) {
+	if j.fileErr != nil && j.fileErr.Error() == err.Error() {
+		return // already reported
+	}
+	j.fileErr = err
+	if j.spec != nil {
+		s.log.Error("invalid job file; keeping the last good version", "job", j.name, "err", err)
+		return
+	}
+	s.log.Error("invalid job file", "job", j.name, "err", err)
+}
+
+// load sets up a job seen for the first time (or valid for the first time).
+func (s *Supervisor) load(j *job, spec *jobfile.Spec) {
+	j.spec = spec
+	added := j.resize(s.now())
+	s.log.Info("job loaded", "job", j.name, "numprocs", spec.NumProcs, "autostart", spec.AutoStart)
+	if spec.AutoStart {
+		for _, in := range added {
+			in.requestStart()
+		}
+	}
+}
+
+// updateInPlace applies a change that does not alter how processes are
+// started: settings take effect at once, and a change of numprocs adds or
+// retires instances without touching the others.
+func (s *Supervisor) updateInPlace(j *job, spec *jobfile.Spec) {
+	wasActive := j.active()
+	j.spec = spec
+	for _, in := range j.insts {
+		in.spec = spec
+	}
+	s.resize(j, spec.AutoStart || wasActive)
+	s.log.Info("job updated in place", "job", j.name, "numprocs", spec.NumProcs)
+}
+
+// replace applies a change to how the job's processes are started: its
+// processes are stopped and started again with the new settings.
+func (s *Supervisor) replace(j *job, spec *jobfile.Spec) {
+	wasActive := j.active()
+	j.spec = spec
+	for _, in := range j.live() {
+		again := in.state.active() || in.pending || in.restartDue || spec.AutoStart
+		in.stop(s)
+		if again {
+			in.requestStart()
+		}
+	}
+	s.resize(j, spec.AutoStart || wasActive)
+	s.log.Info("job changed; restarting it", "job", j.name)
+}
+
+func (s *Supervisor) resize(j *job, startNew bool) {
+	for _, in := range j.resize(s.now()) {
+		if startNew {
+			in.requestStart()
+		}
+	}
+	for _, in := range j.insts {
+		if in.retire {
+			in.stop(s)
+		}
+	}
+}

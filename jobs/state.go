@@ -1,0 +1,50 @@
+package jobs
+
+// State is the state of one process instance. The names and meanings are
+// supervisord's:
+//
+//	           start              starttime elapsed
+//	STOPPED ──────────▶ STARTING ───────────────────▶ RUNNING
+//	   ▲  ▲               │ died early                  │ exited
+//	   │  │               ▼                             ▼
+//	   │  │  retry     BACKOFF ◀── exited too soon ── EXITED ── autorestart ─▶ STARTING
+//	   │  │  timer ────┘  │ more than startretries failures
+//	   │  │               ▼
+//	   │  │             FATAL (until start or repair)
+//	   │  │
+//	   │  └──── STOPPING ◀── stop (from STARTING or RUNNING): stopsignal, then
+//	   │        process group gone     SIGKILL after stoptime
+//	   └─ stop (from BACKOFF)
+type State int
+
+// The process states.
+const (
+	Stopped  State = iota // not running: never started, or stopped on request
+	Starting              // started, not yet up for starttime
+	Running               // up for at least starttime
+	Backoff               // died before it counted as started; waiting to retry
+	Stopping              // stop signal sent; waiting for the process group to end
+	Exited                // ran, then exited on its own; not restarted (yet)
+	Fatal                 // failed to start more than startretries times in a row
+)
+
+var stateNames = [...]string{"STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL"}
+
+// String returns the state's supervisord name, such as "RUNNING".
+func (s State) String() string {
+	if s < 0 || int(s) >= len(stateNames) {
+		return "UNKNOWN"
+	}
+	return stateNames[s]
+}
+
+// hasProcess reports whether an instance in this state owns a live process
+// (or process group) that must be stopped before it is forgotten.
+func (s State) hasProcess() bool {
+	return s == Starting || s == Running || s == Stopping
+}
+
+// active reports whether the instance is running or trying to.
+func (s State) active() bool {
+	return s == Starting || s == Running || s == Backoff
+}

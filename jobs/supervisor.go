@@ -1,0 +1,256 @@
+// Package jobs supervises the jobs described by taskmaster job files: it
+// keeps each job's instances in the state their settings ask for, restarts
+// them, stops them, and reloads the job files when they change.
+//
+// One goroutine (Supervisor.Run) owns all job state. Process exits, timer
+// firings and requests reach it over channels; requests are closures run by
+// that goroutine, so no lock guards the state.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"syscall"
+	"time"
+
+	"github.com/taskmaster/taskmaster/reaper"
+)
+
+// Errors returned by Supervisor operations.
+var (
+	ErrNoSuchJob    = errors.New("no such job")
+	ErrRedundant    = errors.New("redundant")
+	ErrShuttingDown = errors.New("taskmasterd is shutting down")
+	ErrStopped      = errors.New("supervisor stopped")
+)
+
+// Starter starts the process of an instance and tells when it ends.
+// The real one (NewStarter) forks through the reaper; tests fake it.
+type Starter interface {
+	Start(p *Proc) (pid int, exited <-chan reaper.Exit, err error)
+}
+
+// Critical says that a critical job ended for good.
+type Critical struct {
+	Instance string // NAME:N
+	Code     int    // its exit code, or 128+signal, or 126/127 when it could not be started
+}
+
+// Config is what a Supervisor needs.
+type Config struct {
+	Dir     string          // the jobs directory
+	Starter Starter         // starts processes
+	Reaped  <-chan struct{} // a value after processes were reaped (reaper.Subscribe); may be nil
+	Clock   Clock           // nil means the system clock
+	Logger  *slog.Logger    // nil discards
+	// Kill sends signals, as kill(2) does (negative pid: a process group);
+	// nil means syscall.Kill. Tests fake it.
+	Kill func(pid int, sig syscall.Signal) error
+}
+
+// Supervisor keeps jobs in their configured states. Create it with New, run
+// Run in a goroutine, then call its methods from any goroutine.
+type Supervisor struct {
+	cfg      Config
+	log      *slog.Logger
+	clock    Clock
+	reqs     chan func()
+	events   chan any
+	done     chan struct{}
+	critical chan Critical
+
+	// Owned by the Run goroutine.
+	jobs     map[string]*job
+	waiters  []*waiter
+	shutting bool
+}
+
+// New returns a Supervisor with no jobs.
+func New(cfg Config) *Supervisor {
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Kill == nil {
+		cfg.Kill = syscall.Kill
+	}
+	return &Supervisor{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		clock:    cfg.Clock,
+		reqs:     make(chan func()),
+		events:   make(chan any, 64),
+		done:     make(chan struct{}),
+		critical: make(chan Critical, 1),
+		jobs:     make(map[string]*job),
+	}
+}
+
+// Critical returns a channel that receives the first end of a critical job.
+func (s *Supervisor) Critical() <-chan Critical { return s.critical }
+
+// Run owns the jobs until ctx ends.
+func (s *Supervisor) Run(ctx context.Context) {
+	defer close(s.done)
+	for {
+		select {
+		case f := <-s.reqs:
+			f()
+		case ev := <-s.events:
+			s.handle(ev)
+		case <-s.cfg.Reaped:
+			s.groupsChanged()
+		case <-ctx.Done():
+			return
+		}
+		s.settle()
+	}
+}
+
+// call runs f on the Run goroutine and waits for it.
+func (s *Supervisor) call(ctx context.Context, f func()) error {
+	ran := make(chan struct{})
+	select {
+	case s.reqs <- func() { f(); close(ran) }:
+	case <-s.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	<-ran // f runs without blocking, so this is quick
+	return nil
+}
+
+// await runs start on the Run goroutine, then waits until cond (checked
+// after every event) holds, and returns what finish returns then.
+func (s *Supervisor) await(ctx context.Context, start func() error, cond func() bool, finish func() error) error {
+	result := make(chan error, 1)
+	err := s.call(ctx, func() {
+		if err := start(); err != nil {
+			result <- err
+			return
+		}
+		s.waiters = append(s.waiters, &waiter{cond: cond, ctx: ctx, reply: func() { result <- finish() }})
+	})
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-result:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.done:
+		return ErrStopped
+	}
+}
+
+// waiter is a request waiting for the jobs to reach some state.
+type waiter struct {
+	cond  func() bool
+	ctx   context.Context
+	reply func()
+}
+
+type exitEvent struct {
+	in   *instance
+	pid  int
+	exit reaper.Exit
+}
+
+type timerEvent struct {
+	in  *instance
+	seq uint64
+}
+
+func (s *Supervisor) handle(ev any) {
+	switch ev := ev.(type) {
+	case exitEvent:
+		if ev.in.pid != ev.pid {
+			return // the instance moved on (should not happen: pids are ours until reaped)
+		}
+		ev.in.exited(s, ev.exit.Status)
+	case timerEvent:
+		ev.in.timerFired(s, ev.seq)
+	}
+}
+
+// post delivers an event to Run, unless it has ended.
+func (s *Supervisor) post(ev any) {
+	select {
+	case s.events <- ev:
+	case <-s.done:
+	}
+}
+
+func (s *Supervisor) groupsChanged() {
+	for _, j := range s.allJobs() {
+		for _, in := range j.insts {
+			in.groupChanged(s)
+		}
+	}
+}
+
+// The runtime of the instances' state machines.
+
+func (s *Supervisor) now() time.Time { return s.clock.Now() }
+
+func (s *Supervisor) spawn(in *instance) (int, error) {
+	pid, exited, err := s.cfg.Starter.Start(&Proc{
+		Name: in.name, Index: in.index, Spec: in.spec, Ring: in.ring, Interactive: in.job.interactive,
+	})
+	if err != nil {
+		s.log.Error("cannot start", "instance", in.name, "err", err)
+		return 0, err
+	}
+	go func() { s.post(exitEvent{in: in, pid: pid, exit: <-exited}) }()
+	return pid, nil
+}
+
+func (s *Supervisor) signalGroup(pgid int, sig syscall.Signal) {
+	if pgid <= 0 {
+		return
+	}
+	err := s.cfg.Kill(-pgid, sig)
+	if errors.Is(err, syscall.ESRCH) {
+		// The leader may have moved to a group of its own (setsid);
+		// it is still ours to signal.
+		err = s.cfg.Kill(pgid, sig)
+	}
+	if err != nil && !errors.Is(err, syscall.ESRCH) {
+		s.log.Warn("cannot signal process group", "pgid", pgid, "signal", signalName(sig), "err", err)
+	}
+}
+
+func (s *Supervisor) groupAlive(pgid int) bool {
+	if pgid <= 0 {
+		return false
+	}
+	err := s.cfg.Kill(-pgid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+func (s *Supervisor) schedule(in *instance, seq uint64, d time.Duration) Timer {
+	return s.clock.AfterFunc(d, func() { s.post(timerEvent{in: in, seq: seq}) })
+}
+
+func (s *Supervisor) changed(in *instance, from State) {
+	if in.state == from {
+		return
+	}
+	attrs := []any{"instance", in.name, "from", from.String(), "to", in.state.String()}
+	if in.pid != 0 {
+		attrs = append(attrs, "pid", in.pid)
+	}
+	if in.detail != "" {
+		attrs = append(attrs, "detail", in.detail)
+	}
+	level := slog.LevelInfo
+	if in.state == Fatal || in.state == Backoff {
+		level = slog.LevelWarn
+	}
+	s.log.Log(context.Background(), level, "state", attrs...)
+}

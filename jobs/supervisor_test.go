@@ -1,0 +1,314 @@
+package jobs
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// harness runs a Supervisor on fake processes and a fake clock, with job
+// files in a temporary directory.
+type harness struct {
+	t       *testing.T
+	dir     string
+	clock   *fakeClock
+	starter *fakeStarter
+	s       *Supervisor
+	ctx     context.Context
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir(), clock: newFakeClock(), starter: newFakeStarter(), ctx: t.Context()}
+	h.s = New(Config{Dir: h.dir, Starter: h.starter, Clock: h.clock, Kill: h.starter.Kill})
+	ctx, cancel := context.WithCancel(context.Background())
+	go h.s.Run(ctx)
+	t.Cleanup(func() { cancel(); <-h.s.done })
+	return h
+}
+
+func (h *harness) write(name, body string) {
+	h.t.Helper()
+	require.NoError(h.t, os.WriteFile(filepath.Join(h.dir, name+".tm.json"), []byte(body), 0o644))
+}
+
+func (h *harness) remove(name string) {
+	h.t.Helper()
+	require.NoError(h.t, os.Remove(filepath.Join(h.dir, name+".tm.json")))
+}
+
+func (h *harness) reload() {
+	h.t.Helper()
+	require.NoError(h.t, h.s.Reload(h.ctx, ""))
+}
+
+func (h *harness) status(name string) JobStatus {
+	h.t.Helper()
+	st, err := h.s.Status(h.ctx, name)
+	require.NoError(h.t, err)
+	require.Len(h.t, st, 1)
+	return st[0]
+}
+
+// states returns the state of each instance of job name.
+func (h *harness) states(name string) []string {
+	var out []string
+	for _, p := range h.status(name).Processes {
+		out = append(out, p.State)
+	}
+	return out
+}
+
+func (h *harness) pids(name string) []int {
+	var out []int
+	for _, p := range h.status(name).Processes {
+		out = append(out, p.Pid)
+	}
+	return out
+}
+
+// await waits until every instance of job name is in state.
+func (h *harness) await(name string, state State) {
+	h.t.Helper()
+	require.Eventually(h.t, func() bool {
+		st := h.states(name)
+		if len(st) == 0 {
+			return false
+		}
+		for _, s := range st {
+			if s != state.String() {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, time.Millisecond, "job %s never all %s", name, state)
+}
+
+// advance moves the fake clock once the supervisor has armed its timers.
+func (h *harness) advance(d time.Duration) {
+	h.clock.Advance(d)
+}
+
+const quick = `{"cmd":"/bin/sleep 100","starttime":0}`
+
+func TestAutostartJobsStartOnLoad(t *testing.T) {
+	h := newHarness(t)
+	h.write("web", `{"cmd":"/bin/sleep 100","numprocs":3}`)
+	h.write("manual", `{"cmd":"/bin/sleep 100","autostart":false}`)
+	h.reload()
+	h.await("web", Starting)
+	h.advance(time.Second)
+	h.await("web", Running)
+	require.Equal(t, []string{"STOPPED"}, h.states("manual"))
+	require.ElementsMatch(t, []string{"web:0", "web:1", "web:2"}, h.starter.startedNames())
+}
+
+func TestStartWaitsForRunningAndReportsRedundant(t *testing.T) {
+	h := newHarness(t)
+	h.write("manual", `{"cmd":"/bin/sleep 100","autostart":false,"starttime":0}`)
+	h.reload()
+	require.NoError(t, h.s.Start(h.ctx, "manual"))
+	require.Equal(t, []string{"RUNNING"}, h.states("manual"))
+	require.ErrorIs(t, h.s.Start(h.ctx, "manual"), ErrRedundant)
+	require.NoError(t, h.s.Stop(h.ctx, "manual"))
+	require.Equal(t, []string{"STOPPED"}, h.states("manual"))
+	require.ErrorIs(t, h.s.Stop(h.ctx, "manual"), ErrRedundant)
+	require.ErrorIs(t, h.s.Kill(h.ctx, "manual"), ErrRedundant)
+	require.ErrorIs(t, h.s.Start(h.ctx, "nope"), ErrNoSuchJob)
+	require.ErrorIs(t, h.s.Start(h.ctx, "manual:1"), ErrNoSuchJob)
+}
+
+func TestStartReportsAFailedStart(t *testing.T) {
+	h := newHarness(t)
+	h.starter.fail["bad"] = errSpawn
+	h.write("bad", `{"cmd":"/bin/sleep 100","autostart":false,"startretries":0}`)
+	h.reload()
+	err := h.s.Start(h.ctx, "bad")
+	require.ErrorContains(t, err, "bad:0: FATAL: spawn failed")
+}
+
+func TestDependsOnStartsInOrderAndStopsInReverse(t *testing.T) {
+	h := newHarness(t)
+	h.write("db", `{"cmd":"/bin/sleep 100"}`)
+	h.write("web", `{"cmd":"/bin/sleep 100","depends_on":["db"],"starttime":0}`)
+	h.reload()
+	h.await("db", Starting)
+	require.Equal(t, []string{"STOPPED"}, h.states("web"))
+	require.Equal(t, "waiting for db", h.status("web").Processes[0].Detail)
+	h.advance(time.Second)
+	h.await("web", Running)
+	require.Equal(t, []string{"db:0", "web:0"}, h.starter.startedNames())
+
+	webPid, dbPid := h.pids("web")[0], h.pids("db")[0]
+	h.starter.ignore(webPid) // web takes until its stoptime to stop
+	stopped := make(chan error, 1)
+	go func() { stopped <- h.s.Stop(h.ctx, All) }()
+	require.Eventually(t, func() bool { return slices.Contains(h.starter.sentSignals(), sent{webPid, syscall.SIGTERM}) },
+		5*time.Second, time.Millisecond)
+	require.NotContains(t, h.starter.sentSignals(), sent{dbPid, syscall.SIGTERM}, "db was stopped before web")
+	h.advance(5 * time.Second) // web's stoptime: SIGKILL
+	require.NoError(t, <-stopped)
+	sigs := h.starter.sentSignals()
+	require.Less(t, slices.Index(sigs, sent{webPid, syscall.SIGKILL}), slices.Index(sigs, sent{dbPid, syscall.SIGTERM}))
+}
+
+func TestReloadLeavesUnchangedJobsAlone(t *testing.T) {
+	h := newHarness(t)
+	h.write("a", quick)
+	h.write("b", quick)
+	h.reload()
+	h.await("a", Running)
+	h.await("b", Running)
+	a, b := h.pids("a"), h.pids("b")
+
+	h.write("a", `{ "cmd": "/bin/sleep 100", "starttime": 0 }`) // same job, other bytes
+	h.write("b", `{"cmd":"/bin/sleep 200","starttime":0}`)      // a change
+	h.write("c", quick)                                         // a new job
+	h.reload()
+	h.await("c", Running)
+	h.await("b", Running)
+	require.Equal(t, a, h.pids("a"), "an unchanged job was restarted")
+	require.NotEqual(t, b, h.pids("b"), "a changed job kept its process")
+}
+
+func TestReloadNumprocsOnlyAddsOrRetiresInstances(t *testing.T) {
+	h := newHarness(t)
+	h.write("w", `{"cmd":"/bin/sleep 100","starttime":0,"numprocs":2}`)
+	h.reload()
+	h.await("w", Running)
+	before := h.pids("w")
+
+	h.write("w", `{"cmd":"/bin/sleep 100","starttime":0,"numprocs":4,"stoptime":1}`)
+	h.reload()
+	require.Eventually(t, func() bool { return len(h.states("w")) == 4 }, 5*time.Second, time.Millisecond)
+	h.await("w", Running)
+	require.Equal(t, before, h.pids("w")[:2], "growing numprocs restarted running instances")
+
+	h.write("w", `{"cmd":"/bin/sleep 100","starttime":0,"numprocs":1}`)
+	h.reload()
+	require.Eventually(t, func() bool { return len(h.states("w")) == 1 }, 5*time.Second, time.Millisecond)
+	require.Equal(t, before[:1], h.pids("w"))
+	require.Eventually(t, func() bool { return len(h.s.jobsSnapshot(t, "w")) == 1 }, 5*time.Second, time.Millisecond,
+		"retired instances were not forgotten once stopped")
+}
+
+func TestReloadInvalidEditKeepsLastGoodVersion(t *testing.T) {
+	h := newHarness(t)
+	h.write("w", quick)
+	h.reload()
+	h.await("w", Running)
+	pid := h.pids("w")
+	h.write("w", `{"cmd":"/bin/sleep 100","numprocs":-1}`)
+	h.reload()
+	st := h.status("w")
+	require.Contains(t, st.Error, "numprocs")
+	require.Equal(t, "RUNNING", st.State)
+	require.Equal(t, pid, h.pids("w"))
+	h.write("w", quick)
+	h.reload()
+	require.Empty(t, h.status("w").Error)
+	require.Equal(t, pid, h.pids("w"))
+}
+
+func TestReloadRemovedFileStopsAndForgetsTheJob(t *testing.T) {
+	h := newHarness(t)
+	h.write("w", quick)
+	h.reload()
+	h.await("w", Running)
+	pid := h.pids("w")[0]
+	h.remove("w")
+	h.reload()
+	require.Eventually(t, func() bool {
+		names, err := h.s.Names(h.ctx)
+		return err == nil && len(names) == 0
+	}, 5*time.Second, time.Millisecond)
+	require.Contains(t, h.starter.sentSignals(), sent{pid, syscall.SIGTERM})
+}
+
+func TestNewInvalidFileShowsAsInvalid(t *testing.T) {
+	h := newHarness(t)
+	h.write("bad", `{"cmd":`)
+	h.reload()
+	st := h.status("bad")
+	require.Equal(t, StateInvalid, st.State)
+	require.Contains(t, st.Error, "bad.tm.json")
+	require.Error(t, h.s.Start(h.ctx, "bad"))
+}
+
+func TestCriticalJobEndReported(t *testing.T) {
+	h := newHarness(t)
+	h.write("main", `{"cmd":"/bin/sleep 100","starttime":0,"critical":true,"autorestart":false}`)
+	h.reload()
+	h.await("main", Running)
+	h.advance(time.Minute)
+	h.starter.exit(h.pids("main")[0], exitStatus(3))
+	select {
+	case c := <-h.s.Critical():
+		require.Equal(t, Critical{Instance: "main:0", Code: 3}, c)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no critical end reported")
+	}
+}
+
+func TestStoppingACriticalJobIsNotItsEnd(t *testing.T) {
+	h := newHarness(t)
+	h.write("main", `{"cmd":"/bin/sleep 100","starttime":0,"critical":true}`)
+	h.reload()
+	h.await("main", Running)
+	require.NoError(t, h.s.Stop(h.ctx, "main"))
+	select {
+	case c := <-h.s.Critical():
+		t.Fatalf("a stop on request ended taskmasterd: %+v", c)
+	default:
+	}
+}
+
+func TestShutdownReportsKilledInstances(t *testing.T) {
+	h := newHarness(t)
+	h.write("polite", quick)
+	h.write("stubborn", `{"cmd":"/bin/sleep 100","starttime":0,"stoptime":2}`)
+	h.reload()
+	h.await("polite", Running)
+	h.await("stubborn", Running)
+	h.starter.ignore(h.pids("stubborn")[0])
+	done := make(chan []string, 1)
+	go func() {
+		killed, err := h.s.Shutdown(h.ctx)
+		require.NoError(t, err)
+		done <- killed
+	}()
+	h.await("polite", Stopped)
+	require.Eventually(t, func() bool { return len(h.clock.pending()) == 1 }, 5*time.Second, time.Millisecond)
+	h.advance(2 * time.Second)
+	require.Equal(t, []string{"stubborn:0"}, <-done)
+	require.ErrorIs(t, h.s.Start(h.ctx, "polite"), ErrShuttingDown)
+}
+
+func TestRepairRestartsFatalOnly(t *testing.T) {
+	h := newHarness(t)
+	h.write("ok", quick)
+	h.write("bad", `{"cmd":"/bin/sleep 100","starttime":0,"startretries":0}`)
+	h.starter.fail["bad"] = errSpawn
+	h.reload()
+	h.await("ok", Running)
+	h.await("bad", Fatal)
+	okPid := h.pids("ok")
+	require.ErrorIs(t, h.s.Repair(h.ctx, "ok"), ErrRedundant)
+	delete(h.starter.fail, "bad")
+	require.NoError(t, h.s.Repair(h.ctx, All))
+	require.Equal(t, []string{"RUNNING"}, h.states("bad"))
+	require.Equal(t, okPid, h.pids("ok"))
+}
+
+// jobsSnapshot returns how many instances job name holds, retired or not.
+func (s *Supervisor) jobsSnapshot(t *testing.T, name string) []*instance {
+	var ins []*instance
+	require.NoError(t, s.call(t.Context(), func() { ins = append(ins, s.jobs[name].insts...) }))
+	return ins
+}

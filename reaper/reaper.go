@@ -1,0 +1,163 @@
+// Package reaper is the only code in taskmasterd that calls wait4.
+//
+// A process that starts children and also reaps with wait4(-1) must never
+// let anything else wait for those children: whoever reaps first takes the
+// exit status. So every child is started through Reaper.ForkExec, which
+// records its pid, and Reap collects every exited child (our own and
+// adopted orphans alike) and hands each status to whoever started it.
+//
+// ForkExec holds the reaper's lock from before the fork until the pid is
+// recorded, and Reap takes the same lock before it looks a pid up. A child
+// that exits at once is therefore never mistaken for an orphan: its exit is
+// reaped, then waits for the lock, then finds its waiter.
+//
+// taskmasterd never uses os/exec: exec.Cmd.Wait would race this package.
+package reaper
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// Exit is the end of one child process.
+type Exit struct {
+	Pid    int
+	Status syscall.WaitStatus
+}
+
+// Code returns the exit status as a shell reports it: the exit code, or
+// 128+n when the process was killed by signal n.
+func (e Exit) Code() int {
+	return ExitCode(e.Status)
+}
+
+// ExitCode returns a wait status as a shell reports it: the exit code, or
+// 128+n when the process was killed by signal n.
+func ExitCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// Reaper reaps every child of this process and delivers the exits of the
+// children it started. The zero value is not usable: call New.
+type Reaper struct {
+	log *slog.Logger
+
+	mu      sync.Mutex
+	waiters map[int]chan Exit
+	subs    map[chan struct{}]struct{}
+
+	orphans atomic.Uint64
+
+	// afterWait, when set by tests, runs after wait4 returned a pid and
+	// before the lock is taken to look it up.
+	afterWait func(pid int)
+	// afterFork, when set by tests, runs after the fork and before the pid
+	// is recorded, with the lock held.
+	afterFork func(pid int)
+}
+
+// New returns a Reaper that logs adopted orphans to log at debug level.
+func New(log *slog.Logger) *Reaper {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reaper{
+		log:     log,
+		waiters: make(map[int]chan Exit),
+		subs:    make(map[chan struct{}]struct{}),
+	}
+}
+
+// ForkExec starts argv0 with argv and attr, as syscall.ForkExec does, and
+// returns its pid and a channel that receives its exit exactly once.
+func (r *Reaper) ForkExec(argv0 string, argv []string, attr *syscall.ProcAttr) (int, <-chan Exit, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pid, err := syscall.ForkExec(argv0, argv, attr)
+	if err != nil {
+		return 0, nil, err
+	}
+	if r.afterFork != nil {
+		r.afterFork(pid)
+	}
+	done := make(chan Exit, 1) // buffered: Reap never blocks on a slow receiver
+	r.waiters[pid] = done
+	return pid, done, nil
+}
+
+// Reap collects every child that has exited, without blocking, until none
+// is left, and returns how many it collected. Call it on every SIGCHLD:
+// signals coalesce, so one SIGCHLD may stand for many exits.
+func (r *Reaper) Reap() int {
+	n := 0
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil || pid <= 0 { // ECHILD: no children; 0: none has exited
+			if n > 0 {
+				r.notify()
+			}
+			return n
+		}
+		n++
+		if r.afterWait != nil {
+			r.afterWait(pid)
+		}
+		r.deliver(Exit{Pid: pid, Status: ws})
+	}
+}
+
+func (r *Reaper) deliver(e Exit) {
+	r.mu.Lock()
+	done, ours := r.waiters[e.Pid]
+	delete(r.waiters, e.Pid)
+	r.mu.Unlock()
+	if ours {
+		done <- e
+		return
+	}
+	total := r.orphans.Add(1)
+	r.log.Debug("reaped orphan", "pid", e.Pid, "status", ExitCode(e.Status), "orphans_reaped", total)
+}
+
+// Orphans returns how many adopted processes (children this Reaper did not
+// start) it has reaped.
+func (r *Reaper) Orphans() uint64 {
+	return r.orphans.Load()
+}
+
+// Subscribe returns a channel that receives a value after each Reap that
+// collected at least one process (coalesced: one pending value at most), and
+// a function that ends the subscription. Shutdown uses it to wait for
+// descendants to disappear without polling.
+func (r *Reaper) Subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	r.mu.Lock()
+	r.subs[ch] = struct{}{}
+	r.mu.Unlock()
+	return ch, func() {
+		r.mu.Lock()
+		delete(r.subs, ch)
+		r.mu.Unlock()
+	}
+}
+
+func (r *Reaper) notify() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for ch := range r.subs {
+		select {
+		case ch <- struct{}{}:
+		default: // one pending notification already says "look again"
+		}
+	}
+}

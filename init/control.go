@@ -1,16 +1,85 @@
 package pid1
 
-import "net/netip"
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/taskmaster/taskmaster/control"
+	"github.com/taskmaster/taskmaster/ctlproto"
+)
 
 // ControlConfig configures the control server.
 type ControlConfig struct {
 	Listen string         // TCP address; "" for no control server
-	Allow  []netip.Prefix // peers allowed; empty means loopback only
+	Allow  []netip.Prefix // peers allowed; empty means loopback only, or anyone with the token
 	Token  string         // shared secret every request must carry; "" for none
 }
 
-type controlServer struct{}
+// controlServer is the running control server.
+type controlServer struct {
+	srv  *ctlproto.Server
+	done chan struct{}
+}
 
-func (d *daemon) startControl() error { return nil }
+// startControl listens on the control address and serves it.
+func (d *daemon) startControl() error {
+	c := d.cfg.Control
+	if c.Listen == "" {
+		return nil
+	}
+	if err := ctlproto.CheckListen(c.Listen, c.Allow, c.Token); err != nil {
+		return err
+	}
+	allow := c.Allow
+	if len(allow) == 0 && c.Token != "" && !loopbackOnly(c.Listen) {
+		// The token is the guard: any peer that knows it may talk.
+		allow = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+	}
+	l, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("control server: %w", err)
+	}
+	d.ctl = &controlServer{
+		srv: &ctlproto.Server{
+			Handler: control.New(d.sup, d.cfg.JobsDir),
+			Allow:   allow,
+			Token:   c.Token,
+			Logger:  d.log,
+		},
+		done: make(chan struct{}),
+	}
+	d.log.Info("control server listening", "addr", l.Addr().String(), "token", c.Token != "")
+	go func() {
+		defer close(d.ctl.done)
+		_ = d.ctl.srv.Serve(l)
+	}()
+	return nil
+}
 
-func (d *daemon) stopControl() {}
+// stopControl closes the control server, giving requests in flight a
+// moment to be answered.
+func (d *daemon) stopControl() {
+	if d.ctl == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = d.ctl.srv.Shutdown(ctx)
+	<-d.ctl.done
+}
+
+// loopbackOnly reports whether addr listens on loopback addresses only.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

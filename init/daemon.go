@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -84,13 +83,16 @@ func (d *daemon) start() error {
 		Logger: d.log,
 	})
 	go d.sup.Run(context.Background())
-	if d.cfg.LoadJobs {
-		if err := d.loadJobs(); err != nil {
-			return err
-		}
-	}
+	// Listen before any job starts: a start that fails here (the port is
+	// taken) must not leave processes behind.
 	if err := d.startControl(); err != nil {
 		return err
+	}
+	if d.cfg.LoadJobs {
+		if err := d.loadJobs(); err != nil {
+			d.stopControl()
+			return err
+		}
 	}
 	if len(d.cfg.Command) > 0 {
 		return d.sup.AddCommand(context.Background(), commandSpec(d.cfg.Command))
@@ -117,18 +119,6 @@ func (d *daemon) loadJobs() error {
 	}
 	d.watch = w
 	return nil
-}
-
-// jobEnvironment is the environment jobs start from: taskmasterd's own,
-// without the control token, which is a secret of taskmasterd's.
-func jobEnvironment() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TASKMASTER_TOKEN=") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // commandSpec is the job of single-command mode: started once, never

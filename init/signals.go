@@ -9,6 +9,7 @@ package pid1
 import (
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -22,16 +23,21 @@ type Signals struct {
 }
 
 // catchable are the signals taskmasterd catches: all of them but SIGKILL
-// and SIGSTOP (which cannot be caught), SIGURG (the Go runtime preempts
-// goroutines with it) and SIGCHLD (which has its own channel). The realtime
-// signals 34 to 64 are caught too, so that none of them can kill PID 1's
-// children's supervisor by its default action.
+// and SIGSTOP (which cannot be caught), SIGPROF (the Go runtime takes it
+// for its profiler and never passes it on) and SIGCHLD (which has its own
+// channel). SIGURG is caught only if OwnSIGURG could stop the runtime from
+// using it. The realtime signals 34 to 64 are caught too, so that none of
+// them can kill taskmasterd by its default action.
 func catchable() []os.Signal {
 	var sigs []os.Signal
 	for n := syscall.Signal(1); n <= 64; n++ {
 		switch n {
-		case syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGURG, syscall.SIGCHLD, 32, 33:
+		case syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGPROF, syscall.SIGCHLD, 32, 33:
 			continue // 32 and 33 are reserved by the C library's threads
+		case syscall.SIGURG:
+			if !strings.Contains(os.Getenv("GODEBUG"), noPreempt) {
+				continue
+			}
 		}
 		sigs = append(sigs, n)
 	}

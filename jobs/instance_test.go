@@ -122,8 +122,8 @@ func TestInstanceTransitions(t *testing.T) {
 			},
 			want: Stopped},
 		{name: "a start after FATAL resets the counters",
-			spec: func(s *jobfile.Spec) { s.StartRetries = 0 },
-			from: func(in *instance, rt *fakeRT) { started(in, rt); in.exited(rt, exitStatus(1)) },
+			spec:  func(s *jobfile.Spec) { s.StartRetries = 0 },
+			from:  func(in *instance, rt *fakeRT) { started(in, rt); in.exited(rt, exitStatus(1)) },
 			event: started, want: Starting, timers: []time.Duration{time.Second}},
 	}
 	for _, tt := range tests {

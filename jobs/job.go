@@ -12,11 +12,11 @@ import (
 // job is one job file and its instances. Only the supervisor goroutine
 // touches it.
 type job struct {
-	name   string
-	spec   *jobfile.Spec // the last valid version of the file; nil if there never was one
-	fileErr error        // why the file on disk is not used, if it is not
-	loaded time.Time
-	insts  []*instance
+	name    string
+	spec    *jobfile.Spec // the last valid version of the file; nil if there never was one
+	fileErr error         // why the file on disk is not used, if it is not
+	loaded  time.Time
+	insts   []*instance
 
 	stopAfterDependents bool // an ordered stop waits for jobs that depend on this one
 	removed             bool // the file is gone: forget the job once it has stopped

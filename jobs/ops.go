@@ -32,7 +32,7 @@ func (s *Supervisor) resolve(target string) ([]*instance, error) {
 		return nil, fmt.Errorf("%w: %q", ErrNoSuchJob, name)
 	}
 	if j.spec == nil {
-		return nil, fmt.Errorf("job %q has no valid job file: %v", name, j.fileErr)
+		return nil, fmt.Errorf("%w: job %q: %v", ErrNoValidFile, name, j.fileErr)
 	}
 	if !hasIdx {
 		return j.live(), nil

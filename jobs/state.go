@@ -48,3 +48,14 @@ func (s State) hasProcess() bool {
 func (s State) active() bool {
 	return s == Starting || s == Running || s == Backoff
 }
+
+// ParseState returns the State named name ("RUNNING"), and false if there
+// is none.
+func ParseState(name string) (State, bool) {
+	for i, n := range stateNames {
+		if n == name {
+			return State(i), true
+		}
+	}
+	return 0, false
+}

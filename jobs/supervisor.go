@@ -23,6 +23,7 @@ var (
 	ErrRedundant    = errors.New("redundant")
 	ErrShuttingDown = errors.New("taskmasterd is shutting down")
 	ErrStopped      = errors.New("supervisor stopped")
+	ErrNoValidFile  = errors.New("no valid job file")
 )
 
 // Starter starts the process of an instance and tells when it ends.

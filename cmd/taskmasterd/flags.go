@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/taskmaster/taskmaster/ctlproto"
 	pid1 "github.com/taskmaster/taskmaster/init"
 	"github.com/taskmaster/taskmaster/jobs/dirwatch"
 )
@@ -123,7 +124,7 @@ func (o *options) config(log *slog.Logger) (pid1.Config, error) {
 	}
 	cfg.Control.Token = o.token
 	if strings.TrimSpace(o.allow) != "" {
-		allow, err := parseAllow(o.allow)
+		allow, err := ctlproto.ParseAllow(o.allow)
 		if err != nil {
 			return pid1.Config{}, fmt.Errorf("-allow: %w", err)
 		}

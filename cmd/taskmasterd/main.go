@@ -14,6 +14,7 @@ import (
 
 func main() {
 	reexec.Main()               // a umask helper execs its program here and never returns
+	pid1.OwnSIGURG()            // may re-exec taskmasterd once, keeping its pid
 	sigs := pid1.CatchSignals() // before anything else can run
 	os.Exit(run(os.Args[1:], sigs))
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/netip"
 	"os"
 
 	pid1 "github.com/taskmaster/taskmaster/init"
@@ -37,6 +36,3 @@ func run(args []string, sigs *pid1.Signals) int {
 	log.Info("taskmasterd starting", "version", version.Version, "pid", os.Getpid(), "jobs", cfg.JobsDir)
 	return pid1.Run(cfg, sigs)
 }
-
-// parseAllow is replaced by ctlproto.ParseAllow once the control server is wired.
-func parseAllow(s string) ([]netip.Prefix, error) { return nil, nil }

@@ -1,0 +1,154 @@
+// Package control answers Taskmaster control protocol requests (ctlproto)
+// with the job supervisor (jobs) and the job files of the jobs directory.
+// It is where the wire's commands meet taskmasterd's operations; neither
+// of those packages knows of the other.
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/taskmaster/taskmaster/ctlproto"
+	"github.com/taskmaster/taskmaster/jobs"
+	"github.com/taskmaster/taskmaster/jobs/jobfile"
+	"github.com/taskmaster/taskmaster/jobs/output"
+)
+
+// Supervisor is what the handler needs of *jobs.Supervisor.
+type Supervisor interface {
+	Start(ctx context.Context, target string) error
+	Stop(ctx context.Context, target string) error
+	Kill(ctx context.Context, target string) error
+	Repair(ctx context.Context, target string) error
+	Status(ctx context.Context, target string) ([]jobs.JobStatus, error)
+	Names(ctx context.Context) ([]string, error)
+	Reload(ctx context.Context, only string) error
+	Wait(ctx context.Context, target string, state jobs.State) error
+	Output(ctx context.Context, target string) (*output.Ring, error)
+}
+
+// Handler serves control requests. Create it with New.
+type Handler struct {
+	sup Supervisor
+	dir string // the jobs directory
+}
+
+// New returns a Handler for sup, whose job files live in dir.
+func New(sup Supervisor, dir string) *Handler {
+	return &Handler{sup: sup, dir: dir}
+}
+
+// ServeCtl answers one request.
+func (h *Handler) ServeCtl(ctx context.Context, req *ctlproto.Request) *ctlproto.Response {
+	switch req.Command {
+	case ctlproto.CmdStart:
+		return outcome(h.sup.Start(ctx, req.Job))
+	case ctlproto.CmdStop:
+		return outcome(h.sup.Stop(ctx, req.Job))
+	case ctlproto.CmdKill:
+		return outcome(h.sup.Kill(ctx, req.Job))
+	case ctlproto.CmdRepair:
+		return outcome(h.sup.Repair(ctx, req.Job))
+	case ctlproto.CmdStatus:
+		return h.status(ctx, req.Job)
+	case ctlproto.CmdList:
+		return h.list(ctx)
+	case ctlproto.CmdPull:
+		return h.pull(req.Job)
+	case ctlproto.CmdPush:
+		return h.push(ctx, req.Job, req.Data)
+	case ctlproto.CmdDelete:
+		return h.delete(ctx, req.Job)
+	case ctlproto.CmdReload:
+		return h.reload(ctx, req.Job)
+	case ctlproto.CmdRestart:
+		return outcome(h.sup.Reload(ctx, ""))
+	case ctlproto.CmdWait:
+		return h.wait(ctx, req.Job, req.Data)
+	case ctlproto.CmdTail:
+		return h.tail(ctx, req.Job, req.Data)
+	}
+	return ctlproto.Invalid(fmt.Sprintf("unknown command %q", req.Command))
+}
+
+// outcome turns an operation's result into the document's responses.
+func outcome(err error) *ctlproto.Response {
+	switch {
+	case err == nil:
+		return ctlproto.Success()
+	case errors.Is(err, jobs.ErrRedundant):
+		return ctlproto.Redundant()
+	}
+	return ctlproto.Fail(err)
+}
+
+func (h *Handler) status(ctx context.Context, target string) *ctlproto.Response {
+	st, err := h.sup.Status(ctx, target)
+	if err != nil {
+		return ctlproto.Fail(err)
+	}
+	var data []byte
+	if target == "" || target == jobs.All {
+		if st == nil {
+			st = []jobs.JobStatus{} // {"jobs":[]}, not {"jobs":null}
+		}
+		data, err = json.Marshal(struct {
+			Jobs []jobs.JobStatus `json:"jobs"`
+		}{st})
+	} else {
+		data, err = json.Marshal(st[0])
+	}
+	if err != nil {
+		return ctlproto.Fail(err)
+	}
+	return ctlproto.Status(data)
+}
+
+func (h *Handler) list(ctx context.Context) *ctlproto.Response {
+	names, err := h.sup.Names(ctx)
+	if err != nil {
+		return ctlproto.Fail(err)
+	}
+	return ctlproto.List(ctlproto.EncodeJobList(names))
+}
+
+func (h *Handler) reload(ctx context.Context, name string) *ctlproto.Response {
+	if err := jobfile.ValidName(name); err != nil {
+		return ctlproto.Fail(err)
+	}
+	return outcome(h.sup.Reload(ctx, name))
+}
+
+// waitRequest is the data of a wait request.
+type waitRequest struct {
+	State     string `json:"state"`
+	TimeoutMS int64  `json:"timeout_ms"`
+}
+
+// defaultWait bounds a wait request that names no timeout.
+const defaultWait = 30 * time.Second
+
+func (h *Handler) wait(ctx context.Context, target string, data []byte) *ctlproto.Response {
+	var req waitRequest
+	if err := json.Unmarshal(data, &req); err != nil {
+		return ctlproto.Failf("wait: data must be JSON like {\"state\":\"RUNNING\",\"timeout_ms\":30000}: %v", err)
+	}
+	state, ok := jobs.ParseState(req.State)
+	if !ok {
+		return ctlproto.Failf("wait: unknown state %q", req.State)
+	}
+	timeout := defaultWait
+	if req.TimeoutMS > 0 {
+		timeout = time.Duration(req.TimeoutMS) * time.Millisecond
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := h.sup.Wait(wctx, target, state)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return ctlproto.Failf("%s did not reach %s within %v", target, state, timeout)
+	}
+	return outcome(err)
+}

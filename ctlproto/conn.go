@@ -1,0 +1,129 @@
+package ctlproto
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"time"
+)
+
+// keepOut is the largest reply buffer a connection keeps between replies.
+const keepOut = 64 << 10
+
+// conn serves one connection: it reads messages one at a time and answers
+// each before reading the next, so pipelined requests are answered in order.
+type conn struct {
+	srv  *Server
+	nc   net.Conn
+	peer string
+	fr   *FrameReader
+	out  []byte
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	return &conn{
+		srv:  s,
+		nc:   nc,
+		peer: nc.RemoteAddr().String(),
+		fr:   NewFrameReader(nc, s.maxMessage()),
+	}
+}
+
+func (c *conn) serve() {
+	defer c.srv.wg.Done()
+	defer c.srv.forget(c)
+	defer c.nc.Close()
+	for c.armRead() {
+		frame, err := c.fr.Next()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		if err := c.reply(c.answer(frame)); err != nil {
+			c.srv.logger().Debug("control reply failed", "peer", c.peer, "err", err)
+			return
+		}
+	}
+}
+
+// armRead gives the next message IdleTimeout to arrive in full, unless the
+// server is stopping. It holds the server's lock so that it cannot undo the
+// past deadline Shutdown sets to wake idle connections.
+func (c *conn) armRead() bool {
+	c.srv.mu.Lock()
+	defer c.srv.mu.Unlock()
+	if c.srv.closing {
+		return false
+	}
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.idleTimeout()))
+	return true
+}
+
+func (c *conn) readFailed(err error) {
+	log := c.srv.logger()
+	switch {
+	case errors.Is(err, ErrMessageTooLarge):
+		log.Debug("control message too large", "peer", c.peer, "limit", c.srv.maxMessage())
+		c.reply(Failf("message too large (limit %d bytes)", c.srv.maxMessage()))
+		lingerClose(c.nc)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if !c.srv.isClosing() {
+			log.Debug("control connection idle, closing", "peer", c.peer)
+		}
+	case errors.Is(err, io.EOF):
+	default:
+		log.Debug("control read failed", "peer", c.peer, "err", err)
+	}
+}
+
+// answer turns one message into its reply. Invalid requests and bad tokens
+// are answered here and never reach the Handler.
+func (c *conn) answer(frame []byte) *Response {
+	req, err := parseRequest(frame)
+	if err == nil {
+		if resp := c.srv.authenticate(req, c.peer); resp != nil {
+			return resp
+		}
+		err = req.Validate()
+	}
+	if err != nil {
+		reason := err.Error()
+		var rerr *RequestError
+		if errors.As(err, &rerr) {
+			reason = rerr.Reason
+		}
+		c.srv.logger().Debug("invalid control request", "peer", c.peer, "reason", reason)
+		return Invalid(reason)
+	}
+	c.srv.logger().Debug("control request", "peer", c.peer, "command", req.Command, "job", req.Job)
+	return c.srv.call(req)
+}
+
+// call runs the Handler, turning a panic or a nil reply into fail "internal
+// error": a bug in one command must not take the daemon down.
+func (s *Server) call(req *Request) (resp *Response) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.logger().Error("control handler panicked", "command", req.Command,
+				"job", req.Job, "panic", v, "stack", string(debug.Stack()))
+			resp = Failf("internal error")
+		}
+	}()
+	if resp = s.Handler.ServeCtl(s.ctx, req); resp == nil {
+		s.logger().Error("control handler returned no response", "command", req.Command)
+		resp = Failf("internal error")
+	}
+	return resp
+}
+
+func (c *conn) reply(resp *Response) error {
+	if cap(c.out) > keepOut {
+		c.out = nil
+	}
+	c.out = AppendResponse(c.out[:0], resp)
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.idleTimeout()))
+	_, err := c.nc.Write(c.out)
+	return err
+}

@@ -1,0 +1,209 @@
+package e2e
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// forEachMode runs f as a subtest with taskmasterd as PID 1 and as a
+// subreaper.
+func forEachMode(t *testing.T, f func(t *testing.T, m mode)) {
+	for _, m := range modes {
+		t.Run(string(m), func(t *testing.T) {
+			t.Parallel()
+			f(t, m)
+		})
+	}
+}
+
+// A job that starts 100 background children and exits: once they end,
+// nothing is left below taskmasterd, not even a zombie.
+func TestBackgroundChildrenAreReaped(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		d := startDaemon(t, daemonOpts{mode: m, jobs: map[string]string{
+			"spawner": jobFile("cmd", []string{"/bin/sh", "-c", "for i in $(seq 100); do sleep 1 & done; exit 0"},
+				"autorestart", false, "starttime", 0),
+		}})
+		eventually(t, 10*time.Second, func() bool { return countComm(descendants(d.pid), "sleep") == 100 },
+			"the 100 children never ran")
+		eventually(t, 10*time.Second, func() bool {
+			for _, p := range descendants(d.pid) {
+				if p.comm == "sleep" && p.ppid != d.pid {
+					return false
+				}
+			}
+			return true
+		}, "the children were not adopted by taskmasterd")
+		eventually(t, 15*time.Second, func() bool { return len(descendants(d.pid)) == 0 },
+			"processes left below taskmasterd: %v", descendants(d.pid))
+		d.signal(syscall.SIGTERM)
+		require.Equal(t, 0, d.wait(10*time.Second))
+	})
+}
+
+// 2,000 orphans at once are all reaped.
+func TestOrphanStormIsFullyReaped(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		storm := `i=0; while [ $i -lt 2000 ]; do sleep 2 & i=$((i+1)); done; exit 0`
+		d := startDaemon(t, daemonOpts{mode: m, jobs: map[string]string{
+			"storm": jobFile("cmd", []string{"/bin/sh", "-c", storm}, "autorestart", false, "starttime", 0),
+		}})
+		peak := 0
+		eventually(t, 60*time.Second, func() bool {
+			ps := descendants(d.pid)
+			peak = max(peak, countComm(ps, "sleep"))
+			return peak >= 1500 && len(ps) == 0
+		}, "storm not reaped: peak %d sleepers, %d processes left", peak, len(descendants(d.pid)))
+		require.Empty(t, zombies(descendants(d.pid)))
+		d.signal(syscall.SIGTERM)
+		require.Equal(t, 0, d.wait(10*time.Second))
+	})
+}
+
+// shutdownJobs are jobs that record the signals they get: polite ones exit
+// on their stop signal, a stubborn one ignores it and must be SIGKILLed
+// after its stoptime; polite ones also have children in their process
+// group.
+func shutdownJobs(dir string, stubborn bool) map[string]string {
+	jobs := map[string]string{
+		"polite": jobFile("cmd", []string{bin.testprog, "record", "-out", filepath.Join(dir, "polite"), "-children", "2"},
+			"numprocs", 2, "starttime", 0),
+		"usr1": jobFile("cmd", []string{bin.testprog, "record", "-out", filepath.Join(dir, "usr1"), "-exit-on", "USR1"},
+			"stopsignal", "USR1", "starttime", 0),
+	}
+	if stubborn {
+		jobs["stubborn"] = jobFile("cmd", []string{bin.testprog, "record", "-out", filepath.Join(dir, "stubborn"), "-exit-on", "none", "-children", "1"},
+			"stoptime", 1, "starttime", 0)
+	}
+	return jobs
+}
+
+// awaitReady waits until the record file at path shows want processes
+// ready and their children started, and returns what it shows with the
+// pids as the test sees them (not as taskmasterd's namespace does).
+func (d *daemon) awaitReady(path string, want, children int) recorded {
+	d.t.Helper()
+	var r recorded
+	eventually(d.t, 10*time.Second, func() bool {
+		r = readRecord(path)
+		return len(r.pids) == want && len(r.children) == want*children
+	}, "%s: not ready: %+v", path, r)
+	r.pids, r.children = d.hostPids(r.pids), d.hostPids(r.children)
+	return r
+}
+
+func TestShutdownSignalsStopEveryJobGracefully(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT} {
+		t.Run(unix.SignalName(sig), func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, m mode) {
+				out := t.TempDir()
+				d := startDaemon(t, daemonOpts{mode: m, jobs: shutdownJobs(out, false)})
+				polite := d.awaitReady(filepath.Join(out, "polite"), 2, 2)
+				usr1 := d.awaitReady(filepath.Join(out, "usr1"), 1, 0)
+				d.signal(sig)
+				require.Equal(t, 0, d.wait(10*time.Second), "a graceful shutdown exits 0")
+				require.Equal(t, []string{"SIGTERM", "SIGTERM"}, readRecord(filepath.Join(out, "polite")).signals)
+				require.Equal(t, []string{"SIGUSR1"}, readRecord(filepath.Join(out, "usr1")).signals)
+				for _, pid := range slices.Concat(polite.pids, polite.children, usr1.pids) {
+					require.False(t, alive(pid), "pid %d survived the shutdown", pid)
+				}
+			})
+		})
+	}
+}
+
+func TestShutdownKillsWhatIgnoresItsStopSignal(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		out := t.TempDir()
+		d := startDaemon(t, daemonOpts{mode: m, jobs: shutdownJobs(out, true)})
+		d.awaitReady(filepath.Join(out, "polite"), 2, 2)
+		stubborn := d.awaitReady(filepath.Join(out, "stubborn"), 1, 1)
+		start := time.Now()
+		d.signal(syscall.SIGTERM)
+		require.Equal(t, 3, d.wait(10*time.Second), "a shutdown that needed SIGKILL exits 3")
+		took := time.Since(start)
+		require.GreaterOrEqual(t, took, time.Second, "SIGKILL came before the stoptime")
+		require.Less(t, took, 5*time.Second)
+		require.Equal(t, []string{"SIGTERM"}, readRecord(filepath.Join(out, "stubborn")).signals)
+		for _, pid := range slices.Concat(stubborn.pids, stubborn.children) {
+			require.False(t, alive(pid), "pid %d of the stubborn job's group survived", pid)
+		}
+	})
+}
+
+func TestSecondSignalSkipsToSIGKILL(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		out := t.TempDir()
+		d := startDaemon(t, daemonOpts{mode: m, jobs: map[string]string{
+			"stubborn": jobFile("cmd", []string{bin.testprog, "record", "-out", filepath.Join(out, "stubborn"), "-exit-on", "none"},
+				"stoptime", 60, "starttime", 0),
+		}})
+		d.awaitReady(filepath.Join(out, "stubborn"), 1, 0)
+		start := time.Now()
+		d.signal(syscall.SIGTERM)
+		eventually(t, 5*time.Second, func() bool { return len(readRecord(filepath.Join(out, "stubborn")).signals) == 1 },
+			"the stop signal never arrived")
+		d.signal(syscall.SIGINT)
+		require.Equal(t, 3, d.wait(10*time.Second))
+		require.Less(t, time.Since(start), 10*time.Second, "the second signal did not cut the stoptime short")
+	})
+}
+
+// Processes that left their job's process group (daemons that double
+// fork) are ended at shutdown too.
+func TestShutdownEndsLeftoverOrphans(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		out := t.TempDir()
+		// setsid moves the child out of the job's process group.
+		escape := fmt.Sprintf(`setsid %s record -out %s/escaped & exec %s record -out %s/leader`, bin.testprog, out, bin.testprog, out)
+		d := startDaemon(t, daemonOpts{mode: m, jobs: map[string]string{
+			"escaper": jobFile("cmd", []string{"/bin/sh", "-c", escape}, "starttime", 0),
+		}})
+		escaped := d.awaitReady(filepath.Join(out, "escaped"), 1, 0)
+		d.awaitReady(filepath.Join(out, "leader"), 1, 0)
+		d.signal(syscall.SIGTERM)
+		require.Equal(t, 0, d.wait(10*time.Second))
+		require.Equal(t, []string{"SIGTERM"}, readRecord(filepath.Join(out, "escaped")).signals)
+		require.False(t, alive(escaped.pids[0]))
+	})
+}
+
+func TestCriticalJobExitIsTheExitCode(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		out := t.TempDir()
+		d := startDaemon(t, daemonOpts{mode: m, jobs: map[string]string{
+			"app": jobFile("cmd", []string{"/bin/sh", "-c", "sleep 0.5; exit 7"}, "critical", true,
+				"autorestart", false, "starttime", 0),
+			"sidecar": jobFile("cmd", []string{bin.testprog, "record", "-out", filepath.Join(out, "sidecar")}, "starttime", 0),
+		}})
+		d.awaitReady(filepath.Join(out, "sidecar"), 1, 0)
+		require.Equal(t, 7, d.wait(10*time.Second))
+		require.Equal(t, []string{"SIGTERM"}, readRecord(filepath.Join(out, "sidecar")).signals)
+	})
+}
+
+func TestCriticalJobKilledBySignalIs128PlusN(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		d := startDaemon(t, daemonOpts{mode: m, jobs: map[string]string{
+			"app": jobFile("cmd", []string{"/bin/sh", "-c", "kill -SEGV $$"}, "critical", true,
+				"autorestart", false, "starttime", 0),
+		}})
+		require.Equal(t, 128+int(syscall.SIGSEGV), d.wait(10*time.Second))
+	})
+}
+
+func TestCriticalJobThatNeverStartsEndsInFatal(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		d := startDaemon(t, daemonOpts{mode: m, jobs: map[string]string{
+			"app": jobFile("cmd", "/no/such/program", "critical", true, "startretries", 1),
+		}})
+		require.Equal(t, 127, d.wait(10*time.Second))
+	})
+}

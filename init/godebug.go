@@ -1,0 +1,61 @@
+package pid1
+
+import (
+	"os"
+	"strings"
+	"syscall"
+)
+
+// origGODEBUG keeps the GODEBUG taskmasterd was started with, so that jobs
+// get it back unchanged.
+const origGODEBUG = "TASKMASTER_ORIG_GODEBUG"
+
+// noPreempt is the GODEBUG setting that stops the Go runtime from sending
+// SIGURG to its own threads to preempt goroutines.
+const noPreempt = "asyncpreemptoff=1"
+
+// OwnSIGURG makes every SIGURG taskmasterd receives one that someone else
+// sent, so that it can be forwarded like any other signal: the Go runtime
+// preempts goroutines with SIGURG unless GODEBUG says asyncpreemptoff=1,
+// which can only be set in the environment before the runtime starts. So
+// taskmasterd re-execs itself once with it; the pid does not change.
+// taskmasterd runs no long computation that would need async preemption.
+//
+// It returns if the setting is in place already or the re-exec is not
+// possible (no /proc), in which case a SIGURG is not forwarded.
+func OwnSIGURG() {
+	godebug, had := os.LookupEnv("GODEBUG")
+	if strings.Contains(godebug, noPreempt) {
+		return
+	}
+	env := os.Environ()
+	if had {
+		env = append(env, origGODEBUG+"="+godebug)
+		godebug += ","
+	}
+	env = append(env, "GODEBUG="+godebug+noPreempt)
+	_ = syscall.Exec("/proc/self/exe", os.Args, env)
+}
+
+// jobEnvironment is the environment jobs start from: taskmasterd's own,
+// without the control token (a secret of taskmasterd's) and with the
+// GODEBUG taskmasterd was started with rather than the one OwnSIGURG set.
+func jobEnvironment() []string {
+	var env []string
+	orig, hadOrig := os.LookupEnv(origGODEBUG)
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "TASKMASTER_TOKEN", origGODEBUG:
+			continue
+		case "GODEBUG":
+			if hadOrig {
+				kv = "GODEBUG=" + orig
+			} else if kv == "GODEBUG="+noPreempt {
+				continue
+			}
+		}
+		env = append(env, kv)
+	}
+	return env
+}

@@ -1,0 +1,154 @@
+package jobfile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Loaded is one job file found by LoadDir.
+type Loaded struct {
+	Spec *Spec  // the parsed job; nil when the file itself is invalid
+	Err  error  // why the job cannot run; nil when it can
+	Data []byte // the file's content as read (nil when it could not be read; cut after MaxFileSize+1 bytes)
+	Path string // the file's path: dir joined with the file name
+}
+
+// LoadDir reads every NAME.tm.json file in dir (not in subdirectories),
+// following symbolic links, and ignores dotfiles and other names. The
+// result maps job names to entries; a file that cannot be read or parsed,
+// is not a regular file, or has an invalid job name, is an entry with Err,
+// and never keeps the other files from loading. The valid jobs then go
+// through CheckSet, and a job depending on an invalid one gets an error too.
+//
+// An entry with Err must not run. Its Spec is kept when the file itself is
+// valid and only the set check failed, so that callers can still show it.
+//
+// A missing dir is an empty set, not an error, so that taskmasterd can
+// start before its job directory exists. A dir that cannot be listed is
+// an error.
+func LoadDir(dir string) (map[string]Loaded, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]Loaded{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read job directory %s: %w", dir, err)
+	}
+	jobs := map[string]Loaded{}
+	for _, e := range entries {
+		if name, ok := NameFromFile(e.Name()); ok {
+			jobs[name] = loadFile(filepath.Join(dir, e.Name()))
+		}
+	}
+	checkLoaded(jobs)
+	return jobs, nil
+}
+
+// Runnable returns the specs of the entries without errors: the set to
+// run, to pass to StartOrder, and to compare with the running set on reload.
+// (An entry can have both a Spec and an Err: see LoadDir.)
+func Runnable(jobs map[string]Loaded) map[string]*Spec {
+	specs := make(map[string]*Spec, len(jobs))
+	for name, l := range jobs {
+		if l.Err == nil && l.Spec != nil {
+			specs[name] = l.Spec
+		}
+	}
+	return specs
+}
+
+// loadFile reads and parses one job file.
+func loadFile(path string) Loaded {
+	l := Loaded{Path: path}
+	data, err := readJobFile(path)
+	if err != nil {
+		msg := err.Error()
+		var pe *fs.PathError
+		if errors.As(err, &pe) { // the path is already in File
+			msg = pe.Op + ": " + pe.Err.Error()
+		}
+		l.Err = &Error{File: path, Msg: msg, Err: err}
+		return l
+	}
+	l.Data = data
+	l.Spec, l.Err = Parse(path, data)
+	return l
+}
+
+// readJobFile reads a regular file (through symbolic links), reading no
+// more than one byte past MaxFileSize so that Parse reports the size.
+func readJobFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		kind := "not a regular file"
+		if info.IsDir() {
+			kind = "a directory"
+		}
+		return nil, fmt.Errorf("is %s, not a job file", kind)
+	}
+	return io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+}
+
+// checkLoaded runs the set checks over the valid entries and records their
+// errors in the entries, with the file's path.
+func checkLoaded(jobs map[string]Loaded) {
+	specs := Runnable(jobs)
+	// First, jobs that depend on a file with errors: CheckSet would call
+	// that file missing, which it is not.
+	names := sortedNames(specs)
+	isBad := func(name string) bool {
+		l, ok := jobs[name]
+		return ok && l.Err != nil
+	}
+	propagate(specs, names, isBad,
+		func(name, dep string) {
+			setErr(jobs, name, depError("job %q has errors (in %s), so this job could never start", dep, jobs[dep].Path))
+		})
+	for name := range specs {
+		if jobs[name].Err != nil {
+			delete(specs, name)
+		}
+	}
+	for name, err := range CheckSet(specs) {
+		setErr(jobs, name, err)
+	}
+}
+
+// setErr records a set error in an entry, adding the file's path to the
+// *Error values it holds.
+func setErr(jobs map[string]Loaded, name string, err error) {
+	l := jobs[name]
+	for _, e := range flatten(err) {
+		if e.File == "" {
+			e.File = l.Path
+		}
+	}
+	l.Err = err
+	jobs[name] = l
+}
+
+// flatten returns the *Error values in err, looking into joined errors.
+func flatten(err error) []*Error {
+	if e, ok := err.(*Error); ok {
+		return []*Error{e}
+	}
+	var out []*Error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+	}
+	return out
+}

@@ -1,0 +1,50 @@
+package output
+
+import (
+	"bytes"
+	"io"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// BenchmarkPump measures how many bytes per second Pump moves from a pipe to
+// a destination, as 100-byte lines written 64 lines per write.
+func BenchmarkPump(b *testing.B) {
+	b.Run("file", func(b *testing.B) {
+		f, err := NewFileSet(nil).Open(filepath.Join(b.TempDir(), "bench.log"))
+		require.NoError(b, err)
+		defer f.Close()
+		benchmarkPump(b, f, nil)
+	})
+	b.Run("console", func(b *testing.B) {
+		benchmarkPump(b, NewConsole(io.Discard).Lines("bench:0 | "), nil)
+	})
+	b.Run("console+ring", func(b *testing.B) {
+		benchmarkPump(b, NewConsole(io.Discard).Lines("bench:0 | "), NewRing(DefaultRingCapacity))
+	})
+}
+
+func benchmarkPump(b *testing.B, dst Destination, ring *Ring) {
+	const lineLen, perWrite = 100, 64
+	line := append(bytes.Repeat([]byte("x"), lineLen-1), '\n')
+	chunk := bytes.Repeat(line, perWrite)
+	r, w := pipe(b)
+	wrote := make(chan error, 1)
+	b.SetBytes(lineLen)
+	b.ResetTimer()
+	go func() {
+		defer w.Close()
+		for left := b.N; left > 0; left -= perWrite {
+			if _, err := w.Write(chunk[:min(left, perWrite)*lineLen]); err != nil {
+				wrote <- err
+				return
+			}
+		}
+		wrote <- nil
+	}()
+	require.NoError(b, Pump(r, dst, ring))
+	b.StopTimer()
+	require.NoError(b, <-wrote)
+}

@@ -1,0 +1,29 @@
+// Package output carries the stdout and stderr of supervised processes to
+// where their job says, one whole line at a time.
+//
+// taskmasterd reads the read end of each process's stdout and stderr pipe
+// with Pump. Pump cuts what it reads into lines and hands them, a batch of
+// whole lines at a time, to one Destination: a Console (taskmasterd's own
+// stdout or stderr, each line prefixed with the instance name) or a File
+// (appended to, shared by path in a FileSet). It also copies the lines to the
+// instance's Ring, which keeps the last output for tail and tail -f.
+//
+// The guarantees, and why they hold:
+//
+//   - Lines never interleave mid-line: a Destination is given whole lines
+//     only, and a Console or a shared File holds one mutex across each write,
+//     so lines from different processes never mix, even in a FIFO where
+//     writes above PIPE_BUF are not atomic.
+//   - Memory is bounded per stream: Pump reads into one buffer of MaxLine+1
+//     bytes, a longer line is cut into lines of MaxLine bytes, and a Ring
+//     keeps a fixed number of bytes. When a destination is slow, Pump blocks
+//     in it, so the pipe fills and the writing process blocks: taskmasterd
+//     never queues output.
+//   - A stream is always drained: destinations do not return errors to Pump.
+//     A Console counts its write errors (EPIPE when nobody reads docker logs)
+//     and goes on; a File logs its first write error and drops output until
+//     it is reopened. Those are the only ways output is lost.
+//   - FileSet.Reopen (SIGUSR1, after logrotate moved the files) swaps each
+//     file descriptor under the file's write lock: every line goes whole to
+//     the old file or to the new one.
+package output

@@ -1,0 +1,110 @@
+package output
+
+import (
+	"bytes"
+	"context"
+	"sync"
+)
+
+// DefaultRingCapacity is the capacity of the Ring the supervisor keeps for
+// each instance.
+const DefaultRingCapacity = 64 << 10
+
+// Ring keeps the last bytes of an instance's output, both streams
+// interleaved by line (each Write carries whole lines), and lets readers
+// follow it: tail reads with Since, tail -f alternates Since and Wait.
+//
+// Positions are sequence numbers: seq n is the position after the first n
+// bytes ever written, so a reader that got next from Since asks for
+// Since(next) to get what came after, however much the ring dropped since.
+type Ring struct {
+	mu      sync.Mutex
+	buf     []byte        // capacity+1 bytes; byte of seq q at buf[q%len(buf)]
+	total   uint64        // bytes ever written
+	written chan struct{} // closed and replaced by each Write: a broadcast to Wait
+}
+
+// NewRing returns an empty Ring that keeps the last capacity bytes written.
+// It panics if capacity is not positive.
+func NewRing(capacity int) *Ring {
+	if capacity <= 0 {
+		panic("output: ring capacity must be positive")
+	}
+	// One byte more than is kept: the byte before the oldest kept one tells
+	// whether the kept bytes start with a whole line.
+	return &Ring{buf: make([]byte, capacity+1), written: make(chan struct{})}
+}
+
+// Write appends p, dropping the oldest bytes beyond the capacity, and wakes
+// every Wait. It never fails.
+func (r *Ring) Write(p []byte) (int, error) {
+	n := len(p)
+	if n == 0 {
+		return 0, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(p) > len(r.buf) { // only the end of p survives
+		r.total += uint64(len(p) - len(r.buf))
+		p = p[len(p)-len(r.buf):]
+	}
+	for len(p) > 0 {
+		c := copy(r.buf[r.total%uint64(len(r.buf)):], p)
+		p = p[c:]
+		r.total += uint64(c)
+	}
+	close(r.written)
+	r.written = make(chan struct{})
+	return n, nil
+}
+
+// Since returns a copy of the bytes written after seq and the seq to ask for
+// next time (the total written so far). When some bytes after seq are no
+// longer kept, it returns the kept ones, from the first whole line on
+// (unless a single line fills the ring), and truncated is true. A seq beyond
+// what was written returns nothing.
+func (r *Ring) Since(seq uint64) (data []byte, next uint64, truncated bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if seq >= r.total {
+		return nil, r.total, false
+	}
+	oldest := r.total - min(r.total, uint64(len(r.buf)-1))
+	if seq >= oldest {
+		return r.copyFrom(seq), r.total, false
+	}
+	data = r.copyFrom(oldest)
+	if r.buf[(oldest-1)%uint64(len(r.buf))] != '\n' { // oldest is mid-line
+		if i := bytes.IndexByte(data, '\n'); i >= 0 && i+1 < len(data) {
+			data = data[i+1:]
+		}
+	}
+	return data, r.total, true
+}
+
+// copyFrom returns a copy of the bytes from seq on. r.mu must be held.
+func (r *Ring) copyFrom(seq uint64) []byte {
+	out := make([]byte, r.total-seq)
+	at := int(seq % uint64(len(r.buf)))
+	n := copy(out, r.buf[at:])
+	copy(out[n:], r.buf)
+	return out
+}
+
+// Wait blocks until more than seq bytes have been written, and returns nil,
+// or until ctx ends, and returns ctx.Err().
+func (r *Ring) Wait(ctx context.Context, seq uint64) error {
+	for {
+		r.mu.Lock()
+		more, written := r.total > seq, r.written
+		r.mu.Unlock()
+		if more {
+			return nil
+		}
+		select {
+		case <-written:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X $(PKG)/internal/version.Version=$(VERSION)
 BUILD     := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 BINS      := bin/taskmasterd bin/taskmasterctl
 
-.PHONY: all build run test unit e2e fuzz vet fmt bench image demo-image deps clean
+.PHONY: all build run test unit e2e fuzz vet fmt bench image demo-image deps docker-up clean
 
 all: build
 
@@ -39,6 +39,26 @@ fuzz:
 
 e2e: build
 	$(GO) test -count=1 -timeout 10m ./e2e/...
+
+## deps: install what the tests need beyond Go (Debian packages).
+deps:
+	@missing=""; \
+	  [ -x /bin/busybox ] || missing="$$missing busybox-static"; \
+	  command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	  command -v unshare >/dev/null || missing="$$missing util-linux"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  fi
+
+## docker-up: make sure a Docker Engine answers (start dockerd if none does).
+docker-up:
+	@if ! docker info >/dev/null 2>&1; then \
+	  echo "starting dockerd"; \
+	  (service docker start >/dev/null 2>&1 || (nohup dockerd >/tmp/dockerd.log 2>&1 &)); \
+	  for i in $$(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done; \
+	  docker info >/dev/null 2>&1 || { echo "no Docker Engine answers"; exit 1; }; \
+	fi
 
 clean:
 	rm -rf bin

@@ -42,6 +42,8 @@ type daemon struct {
 	watch  *dirwatch.Watcher
 	ctl    *controlServer
 
+	stop     context.CancelFunc // ends the goroutines start started
+	running  sync.WaitGroup
 	shutting bool
 	critical *jobs.Critical // what ended taskmasterd, if a critical job did
 	hurry    chan struct{}  // closed by a second shutdown signal
@@ -56,18 +58,23 @@ func Run(cfg Config, sigs *Signals) int {
 		cfg: cfg, sigs: sigs, log: cfg.Logger,
 		hurry: make(chan struct{}), finished: make(chan int, 1),
 	}
-	if err := d.start(); err != nil {
+	ctx, stop := context.WithCancel(context.Background())
+	d.stop = stop
+	defer d.running.Wait()
+	defer stop()
+	if err := d.start(ctx); err != nil {
 		d.log.Error("cannot start", "err", err)
 		return ExitError
 	}
 	return d.loop()
 }
 
-func (d *daemon) start() error {
+func (d *daemon) start(ctx context.Context) error {
 	BecomeSubreaper(d.log)
 	d.reaper = reaper.New(d.log)
-	go d.reapOnSIGCHLD()
-	reaped, _ := d.reaper.Subscribe()
+	d.running.Go(func() { d.reapOnSIGCHLD(ctx) })
+	reaped, unsubscribe := d.reaper.Subscribe()
+	context.AfterFunc(ctx, unsubscribe)
 	d.files = output.NewFileSet(d.log)
 	d.sup = jobs.New(jobs.Config{
 		Dir: d.cfg.JobsDir,
@@ -82,7 +89,7 @@ func (d *daemon) start() error {
 		Reaped: reaped,
 		Logger: d.log,
 	})
-	go d.sup.Run(context.Background())
+	d.running.Go(func() { d.sup.Run(ctx) })
 	// Listen before any job starts: a start that fails here (the port is
 	// taken) must not leave processes behind.
 	if err := d.startControl(); err != nil {
@@ -102,10 +109,15 @@ func (d *daemon) start() error {
 
 // reapOnSIGCHLD reaps on every SIGCHLD, and once at the start for children
 // that ended before the signal was caught (orphans inherited at exec).
-func (d *daemon) reapOnSIGCHLD() {
+func (d *daemon) reapOnSIGCHLD(ctx context.Context) {
 	d.reaper.Reap()
-	for range d.sigs.Child {
-		d.reaper.Reap()
+	for {
+		select {
+		case <-d.sigs.Child:
+			d.reaper.Reap()
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

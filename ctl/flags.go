@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net"
 	"time"
 )
 
@@ -26,9 +27,26 @@ var errNoCommand = errors.New("no command given")
 func defaultOptions(getenv func(string) string) options {
 	o := options{addr: getenv("TASKMASTER_ADDR"), token: getenv("TASKMASTER_TOKEN"), timeout: DefaultTimeout}
 	if o.addr == "" {
-		o.addr = DefaultAddr
+		o.addr = addrFromListen(getenv("TASKMASTER_LISTEN"))
 	}
 	return o
+}
+
+// addrFromListen returns where to reach a taskmasterd that listens on
+// listen (its TASKMASTER_LISTEN, which docker exec and HEALTHCHECK commands
+// inherit in a container), or DefaultAddr. A wildcard host is reached
+// through loopback.
+func addrFromListen(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "" {
+		return DefaultAddr
+	}
+	if host == "" || host == "0.0.0.0" {
+		host = "127.0.0.1"
+	} else if host == "::" {
+		host = "::1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // register defines the global flags on fs, except those the command

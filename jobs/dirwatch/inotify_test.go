@@ -99,21 +99,22 @@ func TestInotifyBurstCoalesces(t *testing.T) {
 			}
 		}
 	}()
-	var maxGap time.Duration
+	// A gap of a whole debounce between two writes (a loaded machine)
+	// rightly ends a burst: each such gap allows one more notification.
+	slowGaps := int32(0)
 	last := time.Now()
 	for i := range 50 {
 		write(t, dir, "web.tm.json", string(rune('a'+i%26)))
-		maxGap = max(maxGap, time.Since(last))
+		if time.Since(last) >= debounce {
+			slowGaps++
+		}
 		last = time.Now()
 	}
 	require.Eventually(t, func() bool { return got.Load() > 0 }, waitFor, time.Millisecond)
 	<-time.After(quietFor) // room for a late second notification, which is allowed
 	close(stop)
 	<-done
-	if maxGap >= debounce {
-		t.Skipf("the machine is too slow: %v between two writes", maxGap)
-	}
-	require.LessOrEqual(t, got.Load(), int32(2))
+	require.LessOrEqual(t, got.Load(), 2+slowGaps)
 }
 
 func TestInotifyMaxDelay(t *testing.T) {

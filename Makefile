@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X $(PKG)/internal/version.Version=$(VERSION)
 BUILD     := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 BINS      := bin/taskmasterd bin/taskmasterctl
 
-.PHONY: all build run test unit e2e fuzz vet fmt bench image demo-image deps docker-up clean
+.PHONY: all build run test unit e2e fuzz vet fmt bench image demo-image compose-plugin deps docker-up clean
 
 all: build
 
@@ -34,11 +34,26 @@ vet:
 unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
 
+## fuzz: a short run of each fuzz target (go test -fuzz runs one at a time).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./ctlproto
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./jobs/jobfile
 
 e2e: build
 	$(GO) test -count=1 -timeout 10m ./e2e/...
+
+## bench: taskmasterd side by side with supervisord and tini, and the Go
+## micro-benchmarks; prints a markdown report (docs/benchmarks.md). Needs root.
+## BENCHFLAGS passes flags on: BENCHFLAGS='-only idle,start -o /tmp/bench.md'.
+bench: build
+	@missing=""; \
+	  command -v supervisord >/dev/null || missing="$$missing supervisor"; \
+	  [ -x /usr/bin/docker-init ] || command -v tini >/dev/null || missing="$$missing tini"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  fi
+	$(GO) run ./bench/compare -root $(CURDIR) $(BENCHFLAGS)
 
 ## deps: install what the tests need beyond Go (Debian packages).
 deps:
@@ -62,3 +77,35 @@ docker-up:
 
 clean:
 	rm -rf bin
+
+## image: the taskmaster image (FROM scratch: taskmasterd, taskmasterctl) as taskmaster:local.
+IMAGE      ?= taskmaster:local
+DEMO_IMAGE ?= taskmaster-demo:local
+
+image: build
+	docker build -t $(IMAGE) --build-arg VERSION=$(VERSION) .
+
+## demo-image: taskmaster:local plus busybox (sh, httpd, ...) as taskmaster-demo:local.
+demo-image: image
+	@[ -x /bin/busybox ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static; }
+	cp /bin/busybox bin/busybox
+	docker build -t $(DEMO_IMAGE) --build-arg BASE=$(IMAGE) -f deploy/demo/Dockerfile .
+
+## compose-plugin: build and install the `docker compose` v2 plugin from the Go module proxy, unless `docker compose` works.
+COMPOSE_VERSION ?= v2.28.1
+COMPOSE_PLUGIN  ?= /usr/local/lib/docker/cli-plugins/docker-compose
+
+compose-plugin:
+	@if docker compose version >/dev/null 2>&1; then \
+	  echo "docker compose is installed: $$(docker compose version)"; \
+	else \
+	  set -e; \
+	  dir=$$($(GO) mod download -json github.com/docker/compose/v2@$(COMPOSE_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$$/\1/p'); \
+	  [ -n "$$dir" ] || { echo "cannot download github.com/docker/compose/v2@$(COMPOSE_VERSION)"; exit 1; }; \
+	  echo "building docker compose $(COMPOSE_VERSION) (a minute or two)"; \
+	  mkdir -p $(dir $(COMPOSE_PLUGIN)); \
+	  cd "$$dir" && CGO_ENABLED=0 GOFLAGS=-mod=readonly $(GO) build -trimpath \
+	    -ldflags '-s -w -X github.com/docker/compose/v2/internal.Version=$(COMPOSE_VERSION)' \
+	    -o $(COMPOSE_PLUGIN) ./cmd; \
+	  docker compose version; \
+	fi

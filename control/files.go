@@ -39,34 +39,13 @@ func (h *Handler) push(ctx context.Context, name string, data []byte) *ctlproto.
 	if err := jobfile.ValidName(name); err != nil {
 		return ctlproto.Fail(err)
 	}
-	if err := h.validate(name, data); err != nil {
+	if err := jobfile.Check(h.dir, name, data); err != nil {
 		return ctlproto.Fail(err)
 	}
 	if err := writeAtomic(h.path(name), data); err != nil {
 		return ctlproto.Fail(err)
 	}
 	return outcome(h.sup.Reload(ctx, name))
-}
-
-// validate checks data as the job file of name, and its depends_on against
-// the other jobs of the directory.
-func (h *Handler) validate(name string, data []byte) error {
-	spec, err := jobfile.Parse(h.path(name), data)
-	if err != nil {
-		return err
-	}
-	loaded, err := jobfile.LoadDir(h.dir)
-	if err != nil {
-		return err
-	}
-	specs := make(map[string]*jobfile.Spec, len(loaded)+1)
-	for n, l := range loaded {
-		if l.Spec != nil {
-			specs[n] = l.Spec
-		}
-	}
-	specs[name] = spec
-	return jobfile.CheckSet(specs)[name]
 }
 
 // delete stops the job, then removes its file and forgets it.

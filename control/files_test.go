@@ -97,11 +97,11 @@ func TestPushInvalid(t *testing.T) {
 		{"unknown key", `{"cmd": "sleep 1", "colour": "red"}`, parseErr},
 		{"missing cmd", `{"numprocs": 2}`, parseErr},
 		{"empty", " \n", parseErr},
-		{"unknown dependency", `{"cmd": "sleep 1", "depends_on": ["ghost"]}`, func(*rig, string) string {
-			return `depends_on: unknown job "ghost" (no ghost.tm.json was found)`
+		{"unknown dependency", `{"cmd": "sleep 1", "depends_on": ["ghost"]}`, func(r *rig, _ string) string {
+			return r.path("web") + `: depends_on: unknown job "ghost" (no ghost.tm.json was found)`
 		}},
-		{"cycle", `{"cmd": "sleep 1", "depends_on": ["db"]}`, func(*rig, string) string {
-			return `depends_on: cycle web -> db -> web`
+		{"cycle", `{"cmd": "sleep 1", "depends_on": ["db"]}`, func(r *rig, _ string) string {
+			return r.path("web") + `: depends_on: cycle web -> db -> web`
 		}},
 	}
 	for _, tt := range tests {

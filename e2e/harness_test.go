@@ -100,6 +100,7 @@ type daemonOpts struct {
 	args    []string          // more flags
 	command []string          // single-command mode
 	noJobs  bool              // do not pass -jobs
+	env     []string          // more environment variables for taskmasterd
 }
 
 func startDaemon(t *testing.T, o daemonOpts) *daemon {
@@ -118,7 +119,7 @@ func startDaemon(t *testing.T, o daemonOpts) *daemon {
 	}
 	d.cmd = daemonCommand(o.mode, args)
 	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
-	d.cmd.Env = append(os.Environ(), "PATH=/usr/bin:/bin")
+	d.cmd.Env = append(append(os.Environ(), "PATH=/usr/bin:/bin"), o.env...)
 	require.NoError(t, d.cmd.Start())
 	d.pid = d.cmd.Process.Pid
 	go func() {

@@ -122,11 +122,14 @@ func (d *daemon) reapOnSIGCHLD(ctx context.Context) {
 }
 
 func (d *daemon) loadJobs() error {
-	if err := d.sup.Reload(context.Background(), ""); err != nil {
-		return err
-	}
+	// Watch first, then load: a file written in between is then both
+	// read and notified, never lost.
 	w, err := dirwatch.New(d.cfg.JobsDir, dirwatch.Options{Mode: d.cfg.Watch, Logger: d.log})
 	if err != nil {
+		return err
+	}
+	if err := d.sup.Reload(context.Background(), ""); err != nil {
+		_ = w.Close()
 		return err
 	}
 	d.watch = w

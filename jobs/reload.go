@@ -18,6 +18,10 @@ import (
 // With only set, only that job's file is applied, and its error (if the file
 // is invalid) is returned.
 func (s *Supervisor) Reload(ctx context.Context, only string) error {
+	// One reload at a time, from reading the directory to applying what
+	// was read: two overlapping ones could apply an older read last.
+	s.reloading.Lock()
+	defer s.reloading.Unlock()
 	loaded, err := jobfile.LoadDir(s.cfg.Dir)
 	if err != nil {
 		s.log.Error("cannot read jobs directory", "dir", s.cfg.Dir, "err", err)
@@ -88,6 +92,7 @@ func (s *Supervisor) update(name string, l jobfile.Loaded) {
 		s.log.Warn("job file ignored: the name belongs to the command taskmasterd runs", "file", l.Path)
 		return
 	}
+	wasRemoved := j.removed
 	j.removed = false
 	if l.Err != nil {
 		s.invalid(j, l.Err)
@@ -102,6 +107,24 @@ func (s *Supervisor) update(name string, l jobfile.Loaded) {
 		s.updateInPlace(j, l.Spec)
 	default:
 		s.replace(j, l.Spec)
+	}
+	if wasRemoved {
+		s.restore(j)
+	}
+}
+
+// restore brings back a job whose file came back while it was being
+// removed: its instances were told to stop, so an autostart job is asked
+// to start again (once stopped).
+func (s *Supervisor) restore(j *job) {
+	s.log.Info("job file is back; keeping the job", "job", j.name)
+	if !j.spec.AutoStart {
+		return
+	}
+	for _, in := range j.live() {
+		if !in.pending && !in.restartDue && !in.state.active() {
+			in.requestStart()
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"syscall"
 	"time"
 
@@ -60,6 +61,8 @@ type Supervisor struct {
 	events   chan any
 	done     chan struct{}
 	critical chan Critical
+
+	reloading sync.Mutex // held by Reload from reading the directory to applying it
 
 	// Owned by the Run goroutine.
 	jobs     map[string]*job

@@ -312,3 +312,23 @@ func (s *Supervisor) jobsSnapshot(t *testing.T, name string) []*instance {
 	require.NoError(t, s.call(t.Context(), func() { ins = append(ins, s.jobs[name].insts...) }))
 	return ins
 }
+
+// A file removed and put back while its job is still stopping keeps the
+// job: it starts again once stopped.
+func TestReloadFileBackWhileStopping(t *testing.T) {
+	h := newHarness(t)
+	h.write("w", `{"cmd":"/bin/sleep 100","starttime":0,"stoptime":2}`)
+	h.reload()
+	h.await("w", Running)
+	old := h.pids("w")[0]
+	h.starter.ignore(old)
+	h.remove("w")
+	h.reload()
+	h.await("w", Stopping)
+	h.write("w", `{"cmd":"/bin/sleep 100","starttime":0,"stoptime":2}`)
+	h.reload()
+	require.Eventually(t, func() bool { return len(h.clock.pending()) == 1 }, 5*time.Second, time.Millisecond)
+	h.advance(2 * time.Second) // stoptime: SIGKILL
+	h.await("w", Running)
+	require.NotEqual(t, old, h.pids("w")[0])
+}

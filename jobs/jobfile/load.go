@@ -152,3 +152,31 @@ func flatten(err error) []*Error {
 	}
 	return out
 }
+
+// Check validates data as the job file of name in dir exactly as LoadDir
+// would with that file in place: the file itself, then its depends_on
+// against the other job files of dir. It writes nothing; push uses it
+// before it writes.
+func Check(dir, name string, data []byte) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	jobs, err := LoadDir(dir)
+	if err != nil {
+		return err
+	}
+	for n, l := range jobs {
+		if l.Spec != nil {
+			l.Err = nil // the set check runs again below, with the new file
+			jobs[n] = l
+		}
+	}
+	path := filepath.Join(dir, name+Suffix)
+	l := Loaded{Path: path, Data: data}
+	if l.Spec, l.Err = Parse(path, data); l.Err != nil {
+		return l.Err
+	}
+	jobs[name] = l
+	checkLoaded(jobs)
+	return jobs[name].Err
+}

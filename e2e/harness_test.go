@@ -128,13 +128,15 @@ func startDaemon(t *testing.T, o daemonOpts) *daemon {
 		close(d.done)
 	}()
 	t.Cleanup(func() {
+		// The tree first: once a subreaper is gone, its jobs belong to the
+		// system's init and are no longer found below it.
+		killTree(d.pid)
 		select {
 		case <-d.done:
 		default:
 			_ = syscall.Kill(d.pid, syscall.SIGKILL)
 			<-d.done
 		}
-		killTree(d.pid)
 		if t.Failed() {
 			t.Logf("taskmasterd stderr:\n%s", d.stderr.String())
 		}

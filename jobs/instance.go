@@ -62,6 +62,7 @@ type instance struct {
 	since    time.Time
 	detail   string // why the instance is in its state, for status
 	pid      int    // the process, while it lives
+	gen      uint64 // how many processes it has started: tells one process from the next
 	pgid     int    // its process group, kept while STOPPING after the leader exited
 	started  time.Time
 	failures int // consecutive failed starts
@@ -133,6 +134,7 @@ func (in *instance) spawn(rt runtime, automatic bool) {
 		return
 	}
 	in.pid, in.pgid, in.started = pid, pid, rt.now()
+	in.gen++
 	in.killed, in.leaderGone = false, false
 	if in.spec.StartTime <= 0 {
 		in.set(rt, Running, "")

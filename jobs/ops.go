@@ -186,14 +186,15 @@ func (s *Supervisor) startOutcome(ins []*instance) error {
 // jobs that depend on it have stopped. It returns ErrRedundant when nothing
 // was running.
 func (s *Supervisor) Stop(ctx context.Context, target string) error {
-	var ins []*instance
+	var gens map[*instance]uint64
 	return s.await(ctx, func() error {
-		var err error
-		if ins, err = s.resolve(target); err != nil {
+		ins, err := s.resolve(target)
+		if err != nil {
 			return err
 		}
+		gens = generations(ins)
 		return s.stopInstances(ins, target == All)
-	}, func() bool { return stopsSettled(ins) }, func() error { return nil })
+	}, func() bool { return stopsSettled(gens) }, func() error { return nil })
 }
 
 func (s *Supervisor) stopInstances(ins []*instance, ordered bool) error {
@@ -218,9 +219,22 @@ func (s *Supervisor) stopInstances(ins []*instance, ordered bool) error {
 	return nil
 }
 
-func stopsSettled(ins []*instance) bool {
+// generations records which process each instance has now, so that a wait
+// for them to end is not fooled by the next ones: a start from another
+// client may follow a stop at once.
+func generations(ins []*instance) map[*instance]uint64 {
+	gens := make(map[*instance]uint64, len(ins))
 	for _, in := range ins {
-		if in.state.hasProcess() || in.job.stopAfterDependents {
+		gens[in] = in.gen
+	}
+	return gens
+}
+
+// stopsSettled reports whether the processes the instances had when a stop
+// was asked for are gone.
+func stopsSettled(gens map[*instance]uint64) bool {
+	for in, gen := range gens {
+		if in.job.stopAfterDependents || (in.state.hasProcess() && in.gen == gen) {
 			return false
 		}
 	}
@@ -230,12 +244,13 @@ func stopsSettled(ins []*instance) bool {
 // Kill sends SIGKILL to the target's process groups at once and waits until
 // they are gone. It returns ErrRedundant when nothing was running.
 func (s *Supervisor) Kill(ctx context.Context, target string) error {
-	var ins []*instance
+	var gens map[*instance]uint64
 	return s.await(ctx, func() error {
-		var err error
-		if ins, err = s.resolve(target); err != nil {
+		ins, err := s.resolve(target)
+		if err != nil {
 			return err
 		}
+		gens = generations(ins)
 		any := false
 		for _, in := range ins {
 			if in.kill(s) {
@@ -246,7 +261,7 @@ func (s *Supervisor) Kill(ctx context.Context, target string) error {
 			return ErrRedundant
 		}
 		return nil
-	}, func() bool { return stopsSettled(ins) }, func() error { return nil })
+	}, func() bool { return stopsSettled(gens) }, func() error { return nil })
 }
 
 // Wait waits until every instance of target is in state.

@@ -27,6 +27,9 @@ func (s *Supervisor) Reload(ctx context.Context, only string) error {
 		s.log.Error("cannot read jobs directory", "dir", s.cfg.Dir, "err", err)
 		return err
 	}
+	if s.afterLoad != nil {
+		s.afterLoad()
+	}
 	var result error
 	err = s.call(ctx, func() {
 		switch {

@@ -63,6 +63,7 @@ type Supervisor struct {
 	critical chan Critical
 
 	reloading sync.Mutex // held by Reload from reading the directory to applying it
+	afterLoad func()     // tests: runs between reading the directory and applying it
 
 	// Owned by the Run goroutine.
 	jobs     map[string]*job

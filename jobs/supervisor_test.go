@@ -332,3 +332,59 @@ func TestReloadFileBackWhileStopping(t *testing.T) {
 	h.await("w", Running)
 	require.NotEqual(t, old, h.pids("w")[0])
 }
+
+// A stop answers once the processes it stopped are gone, even when another
+// request starts new ones at once.
+func TestStopRepliesWhenAStartFollows(t *testing.T) {
+	h := newHarness(t)
+	h.write("w", `{"cmd":"/bin/sleep 100","starttime":0,"stoptime":2}`)
+	h.reload()
+	h.await("w", Running)
+	h.starter.ignore(h.pids("w")[0])
+	stopped := make(chan error, 1)
+	go func() { stopped <- h.s.Stop(h.ctx, "w") }()
+	h.await("w", Stopping)
+	started := make(chan error, 1)
+	go func() { started <- h.s.Start(h.ctx, "w") }()
+	require.Eventually(t, func() bool { return len(h.clock.pending()) == 1 }, 5*time.Second, time.Millisecond)
+	h.advance(2 * time.Second) // SIGKILL; the start follows at once
+	require.NoError(t, <-started)
+	select {
+	case err := <-stopped:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stop never answered")
+	}
+}
+
+// Two reloads at once must not apply an older read of the directory after
+// a newer one: the first one here reads version 1 and is held before it
+// applies it, while the file changes to version 2 and a second reload runs.
+func TestOverlappingReloadsApplyTheNewestRead(t *testing.T) {
+	h := newHarness(t)
+	h.write("w", `{"cmd":"/bin/sleep 100","starttime":0,"numprocs":1}`)
+	h.reload()
+	h.await("w", Running)
+	read, release := make(chan struct{}), make(chan struct{})
+	h.s.afterLoad = func() {
+		h.s.afterLoad = nil // only the first reload is held
+		close(read)
+		<-release
+	}
+	first := make(chan error, 1)
+	go func() { first <- h.s.Reload(h.ctx, "") }()
+	<-read
+	h.write("w", `{"cmd":"/bin/sleep 100","starttime":0,"numprocs":2}`)
+	second := make(chan error, 1)
+	go func() { second <- h.s.Reload(h.ctx, "") }()
+	select {
+	case <-second:
+		t.Fatal("a second reload ran while the first was under way")
+	case <-time.After(100 * time.Millisecond): // a negative: a bounded wait is all there is
+	}
+	close(release)
+	require.NoError(t, <-first)
+	require.NoError(t, <-second)
+	require.Eventually(t, func() bool { return len(h.states("w")) == 2 }, 5*time.Second, time.Millisecond,
+		"the daemon runs the older version of the file")
+}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // Loaded is one job file found by LoadDir.
@@ -81,8 +82,10 @@ func loadFile(path string) Loaded {
 
 // readJobFile reads a regular file (through symbolic links), reading no
 // more than one byte past MaxFileSize so that Parse reports the size.
+// O_NONBLOCK: opening a FIFO named like a job file would otherwise wait for
+// a writer and hang every reload; it is refused below as not a regular file.
 func readJobFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}

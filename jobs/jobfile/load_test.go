@@ -3,7 +3,9 @@ package jobfile
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -125,4 +127,25 @@ func TestLoadDirTooLarge(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorContains(t, jobs["big"].Err, "more than the 1048576 bytes (1 MiB)")
 	require.Len(t, jobs["big"].Data, MaxFileSize+1)
+}
+
+// A FIFO named like a job file is refused, not waited on: opening it for
+// reading would block until a writer came.
+func TestLoadDirFIFO(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "pipe.tm.json"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ok.tm.json"), []byte(`{"cmd":"x"}`), 0o644))
+	done := make(chan map[string]Loaded, 1)
+	go func() {
+		jobs, err := LoadDir(dir)
+		require.NoError(t, err)
+		done <- jobs
+	}()
+	select {
+	case jobs := <-done:
+		require.NoError(t, jobs["ok"].Err)
+		require.ErrorContains(t, jobs["pipe"].Err, "not a regular file")
+	case <-time.After(10 * time.Second):
+		t.Fatal("LoadDir blocked on a FIFO")
+	}
 }

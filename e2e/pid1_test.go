@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"syscall"
@@ -205,5 +206,55 @@ func TestCriticalJobThatNeverStartsEndsInFatal(t *testing.T) {
 			"app": jobFile("cmd", "/no/such/program", "critical", true, "startretries", 1),
 		}})
 		require.Equal(t, 127, d.wait(10*time.Second))
+	})
+}
+
+// Signals that taskmasterd does not use itself reach the jobs that ask for
+// them in forwardsignals, and only those.
+func TestForwardSignalsReachTheJobsThatAsk(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		out := t.TempDir()
+		d := startDaemon(t, daemonOpts{mode: m, jobs: map[string]string{
+			"asks": jobFile("cmd", []string{bin.testprog, "record", "-out", filepath.Join(out, "asks"), "-children", "1"},
+				"starttime", 0, "forwardsignals", []string{"USR2", "WINCH"}),
+			"deaf": jobFile("cmd", []string{bin.testprog, "record", "-out", filepath.Join(out, "deaf")}, "starttime", 0),
+		}})
+		d.awaitReady(filepath.Join(out, "asks"), 1, 1)
+		d.awaitReady(filepath.Join(out, "deaf"), 1, 0)
+		d.signal(syscall.SIGUSR2)
+		d.signal(syscall.SIGWINCH)
+		eventually(t, 5*time.Second, func() bool { return len(readRecord(filepath.Join(out, "asks")).signals) == 2 },
+			"the job did not get its forwarded signals: %v", readRecord(filepath.Join(out, "asks")).signals)
+		require.Equal(t, []string{"SIGUSR2", "SIGWINCH"}, readRecord(filepath.Join(out, "asks")).signals)
+		d.signal(syscall.SIGTERM)
+		require.Equal(t, 0, d.wait(10*time.Second))
+		require.Equal(t, []string{"SIGTERM"}, readRecord(filepath.Join(out, "deaf")).signals,
+			"a job that did not ask got a forwarded signal")
+	})
+}
+
+// SIGUSR1 reopens the jobs' log files, so logrotate can move them away.
+func TestUSR1ReopensLogFiles(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		out := t.TempDir()
+		log := filepath.Join(out, "app.log")
+		trigger := filepath.Join(out, "trigger")
+		// Prints "before", then "after" once the trigger file appears.
+		script := fmt.Sprintf(`echo before; while [ ! -e %s ]; do sleep 0.05; done; echo after; exec sleep 1000`, trigger)
+		d := startDaemon(t, daemonOpts{mode: m, jobs: map[string]string{
+			"app": jobFile("cmd", []string{"/bin/sh", "-c", script}, "starttime", 0, "stdout", log),
+		}})
+		eventually(t, 10*time.Second, func() bool { return slices.Equal(readLines(log), []string{"before"}) },
+			"no first line in %s", log)
+		require.NoError(t, os.Rename(log, log+".1"))
+		d.signal(syscall.SIGUSR1)
+		eventually(t, 5*time.Second, func() bool { _, err := os.Stat(log); return err == nil },
+			"SIGUSR1 did not reopen %s", log)
+		require.NoError(t, os.WriteFile(trigger, nil, 0o644))
+		eventually(t, 10*time.Second, func() bool { return slices.Equal(readLines(log), []string{"after"}) },
+			"the second line did not go to the reopened file: %v", readLines(log))
+		require.Equal(t, []string{"before"}, readLines(log+".1"))
+		d.signal(syscall.SIGTERM)
+		require.Equal(t, 0, d.wait(10*time.Second))
 	})
 }

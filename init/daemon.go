@@ -42,8 +42,7 @@ type daemon struct {
 	watch  *dirwatch.Watcher
 	ctl    *controlServer
 
-	stop     context.CancelFunc // ends the goroutines start started
-	running  sync.WaitGroup
+	running  sync.WaitGroup // the goroutines start started
 	shutting bool
 	critical *jobs.Critical // what ended taskmasterd, if a critical job did
 	hurry    chan struct{}  // closed by a second shutdown signal
@@ -59,7 +58,6 @@ func Run(cfg Config, sigs *Signals) int {
 		hurry: make(chan struct{}), finished: make(chan int, 1),
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	d.stop = stop
 	defer d.running.Wait()
 	defer stop()
 	if err := d.start(ctx); err != nil {

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// sleeper is the job every supervisor runs: a process that does nothing.
+const sleeper = "/bin/sleep 100000"
+
+// supervisor is a running taskmasterd or supervisord with its jobs, PID 1 of
+// its own PID namespace.
+type supervisor struct {
+	*proc
+	ctl  []string // the command line of its status command
+	addr string   // taskmasterd: control address
+	sock string   // supervisord: unix socket of its XML-RPC interface
+}
+
+// startTaskmasterd starts taskmasterd on a job directory holding files,
+// each "NAME.tm.json": body, and listening on a free loopback port.
+func (b *bench) startTaskmasterd(name string, files map[string]string) (*supervisor, error) {
+	dir, err := os.MkdirTemp(b.tmp, "taskmasterd-")
+	if err != nil {
+		return nil, err
+	}
+	jobs := filepath.Join(dir, "jobs")
+	if err := os.Mkdir(jobs, 0o755); err != nil {
+		return nil, err
+	}
+	for job, body := range files {
+		if err := os.WriteFile(filepath.Join(jobs, job+".tm.json"), []byte(body), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	p, err := startInNamespace(name, []string{b.taskmasterd, "-jobs", jobs, "-listen", addr}, filepath.Join(dir, "log"))
+	if err != nil {
+		return nil, err
+	}
+	return &supervisor{proc: p, addr: addr, ctl: []string{b.taskmasterctl, "-addr", addr, "status"}}, nil
+}
+
+// tenTaskmasterdJobs are ten job files of one sleeping process each.
+func tenTaskmasterdJobs() map[string]string {
+	files := map[string]string{}
+	for i := range 10 {
+		files[fmt.Sprintf("s%d", i)] = fmt.Sprintf(`{"cmd":%q}`, sleeper)
+	}
+	return files
+}
+
+// startSupervisord starts supervisord with programs (its [program:x]
+// sections) and an XML-RPC unix socket. Everything else is supervisord's
+// default, as taskmasterd's job files are taskmasterd's defaults: output is
+// captured in log files (taskmasterd copies it to its console).
+func (b *bench) startSupervisord(name, programs string) (*supervisor, error) {
+	dir, err := os.MkdirTemp(b.tmp, "supervisord-")
+	if err != nil {
+		return nil, err
+	}
+	sock := filepath.Join(dir, "sock")
+	conf := filepath.Join(dir, "supervisord.conf")
+	body := fmt.Sprintf(`[unix_http_server]
+file=%[1]s/sock
+
+[supervisord]
+nodaemon=true
+logfile=%[1]s/supervisord.log
+pidfile=%[1]s/supervisord.pid
+childlogdir=%[1]s
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://%[1]s/sock
+
+%[2]s`, dir, programs)
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		return nil, err
+	}
+	p, err := startInNamespace(name, []string{b.supervisord, "-c", conf}, filepath.Join(dir, "log"))
+	if err != nil {
+		return nil, err
+	}
+	return &supervisor{proc: p, sock: sock, ctl: []string{b.supervisorctl, "-c", conf, "status"}}, nil
+}
+
+// tenSupervisordPrograms are ten programs of one sleeping process each.
+func tenSupervisordPrograms() string {
+	var sb strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&sb, "[program:s%d]\ncommand=%s\n\n", i, sleeper)
+	}
+	return sb.String()
+}
+
+// freeAddr returns a loopback address with a port nobody listens on.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// waitChildren waits until p has n children named name.
+func waitChildren(ctx context.Context, p *proc, name string, n int, timeout time.Duration) error {
+	seen := map[int]bool{}
+	deadline := time.Now().Add(timeout)
+	for countChildren(p.pid, name, seen) < n {
+		if err := p.alive(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %d of %d %s children after %v%s", p.name, len(seen), n, name, timeout, p.logTail())
+		}
+		if err := sleep(ctx, 10*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// single measures the wall time of running /bin/true under each init, and
+// directly as the baseline, b.singleRuns times each, the three interleaved.
+// The inits run as children of the benchmark (not PID 1), each making
+// itself a subreaper, as `docker run --init` would not but a CI step would.
+func (b *bench) single(ctx context.Context) (string, error) {
+	variants := []struct {
+		name string
+		argv []string
+		env  []string // added to the environment
+	}{
+		{"/bin/true", []string{"/bin/true"}, nil},
+		{"tini -s -- /bin/true", []string{b.tini, "-s", "--", "/bin/true"}, nil},
+		{"taskmasterd -- /bin/true", []string{b.taskmasterd, "--", "/bin/true"}, nil},
+		// Where taskmasterd's time goes: start-up and exit alone, and the
+		// run without the self re-exec (GODEBUG already set).
+		{"taskmasterd -version", []string{b.taskmasterd, "-version"}, nil},
+		{"GODEBUG=asyncpreemptoff=1 taskmasterd -- /bin/true", []string{b.taskmasterd, "--", "/bin/true"}, []string{"GODEBUG=asyncpreemptoff=1"}},
+	}
+	times := make([][]time.Duration, len(variants))
+	progress("single-command overhead: %d runs of each", b.singleRuns)
+	for run := range b.singleRuns {
+		for k := range variants {
+			i := (run + k) % len(variants) // rotate the order, so none always runs first
+			if err := ctx.Err(); err != nil {
+				return "", err
+			}
+			d, err := timeRun(variants[i].argv, variants[i].env)
+			if err != nil {
+				return "", fmt.Errorf("%s: %w", variants[i].name, err)
+			}
+			times[i] = append(times[i], d)
+		}
+	}
+
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "## 5. Single-command overhead\n\n")
+	fmt.Fprintf(&sb, "Wall time of fork, exec and wait of each command line from Go, %d runs of each, interleaved. The inits run as subreapers (not PID 1). Median (p10–p90) and min, in ms; overhead is the median minus the median of `/bin/true` alone. The last two rows break taskmasterd's time down: `-version` is its start-up and exit alone (Go runtime, package init, the self re-exec that turns async preemption off), and with `GODEBUG=asyncpreemptoff=1` already in the environment the re-exec is skipped.\n\n", b.singleRuns)
+	fmt.Fprintf(&sb, "| command | median (p10–p90) ms | min ms | overhead ms |\n|---|---|---|---|\n")
+	base := summarize(ms(times[0])).median
+	for i, v := range variants {
+		s := summarize(ms(times[i]))
+		fmt.Fprintf(&sb, "| `%s` | %s | %s | %s |\n", v.name, s.medianSpread(), num(s.min), num(s.median-base))
+	}
+	return sb.String(), nil
+}
+
+// timeRun runs argv, with env added to the environment, to its end and
+// returns how long that took. A non-zero exit is an error.
+func timeRun(argv, env []string) (time.Duration, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	t0 := time.Now()
+	p, err := track(argv[0], cmd, "")
+	if err != nil {
+		return 0, err
+	}
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+		<-p.done
+		return 0, fmt.Errorf("still running after 10 s")
+	}
+	d := time.Since(t0)
+	if !p.state.Success() {
+		return 0, fmt.Errorf("%v", p.state)
+	}
+	return d, nil
+}

@@ -36,8 +36,8 @@ unit:
 
 ## fuzz: a short run of each fuzz target (go test -fuzz runs one at a time).
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./ctlproto
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./jobs/jobfile
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s -fuzzminimizetime 2s ./ctlproto
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s -fuzzminimizetime 2s ./jobs/jobfile
 
 e2e: build
 	$(GO) test -count=1 -timeout 10m ./e2e/...

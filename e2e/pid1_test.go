@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -257,4 +258,19 @@ func TestUSR1ReopensLogFiles(t *testing.T) {
 		d.signal(syscall.SIGTERM)
 		require.Equal(t, 0, d.wait(10*time.Second))
 	})
+}
+
+// "stdout": "/dev/stdout" writes to taskmasterd's own stdout (here a pipe)
+// without the "Illegal seek" that supervisord's rotating logger hits.
+func TestStdoutToDevStdout(t *testing.T) {
+	d := startDaemon(t, daemonOpts{mode: asPID1, jobs: map[string]string{
+		"direct": jobFile("cmd", []string{"/bin/sh", "-c", "echo straight through; exec sleep 1000"},
+			"starttime", 0, "stdout", "/dev/stdout"),
+	}})
+	eventually(t, 10*time.Second, func() bool { return strings.Contains(d.stdout.String(), "straight through\n") },
+		"nothing reached taskmasterd's stdout: %q", d.stdout.String())
+	require.NotContains(t, d.stdout.String(), "direct:0 | ", "a file destination is written as is, unprefixed")
+	require.NotContains(t, d.stderr.String(), "seek")
+	d.signal(syscall.SIGTERM)
+	require.Equal(t, 0, d.wait(10*time.Second))
 }

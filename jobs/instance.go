@@ -247,7 +247,7 @@ func (in *instance) stop(rt runtime) bool {
 	switch in.state {
 	case Starting, Running:
 		rt.signalGroup(in.pgid, in.spec.StopSignal)
-		in.set(rt, Stopping, "sent "+signalName(in.spec.StopSignal))
+		in.set(rt, Stopping, "sent "+jobfile.SignalName(in.spec.StopSignal))
 		in.arm(rt, in.spec.StopTime)
 		return true
 	case Backoff:
@@ -322,7 +322,7 @@ func exitFromStatus(ws syscall.WaitStatus) *exitInfo {
 // String describes the exit as a log line would.
 func (e *exitInfo) String() string {
 	if e.signal != 0 {
-		return "killed by " + signalName(e.signal)
+		return "killed by " + jobfile.SignalName(e.signal)
 	}
 	return fmt.Sprintf("exit status %d", e.code)
 }

@@ -3,6 +3,8 @@ package jobs
 import (
 	"context"
 	"time"
+
+	"github.com/taskmaster/taskmaster/jobs/jobfile"
 )
 
 // ProcessStatus is the state of one instance, as the status command shows
@@ -91,7 +93,7 @@ func processStatus(in *instance) ProcessStatus {
 		code := in.exit.code
 		ps.ExitCode = &code
 		if in.exit.signal != 0 {
-			ps.Signal = signalName(in.exit.signal)
+			ps.Signal = jobfile.SignalName(in.exit.signal)
 		}
 	}
 	return ps

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/taskmaster/taskmaster/jobs/jobfile"
 	"github.com/taskmaster/taskmaster/reaper"
 )
 
@@ -226,7 +227,7 @@ func (s *Supervisor) signalGroup(pgid int, sig syscall.Signal) {
 		err = s.cfg.Kill(pgid, sig)
 	}
 	if err != nil && !errors.Is(err, syscall.ESRCH) {
-		s.log.Warn("cannot signal process group", "pgid", pgid, "signal", signalName(sig), "err", err)
+		s.log.Warn("cannot signal process group", "pgid", pgid, "signal", jobfile.SignalName(sig), "err", err)
 	}
 }
 

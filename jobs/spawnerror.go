@@ -1,21 +1,6 @@
 package jobs
 
-import (
-	"errors"
-	"strconv"
-	"syscall"
-
-	"golang.org/x/sys/unix"
-)
-
-// signalName returns the name of sig as kill -l spells it with its SIG
-// prefix, such as "SIGTERM".
-func signalName(sig syscall.Signal) string {
-	if name := unix.SignalName(sig); name != "" {
-		return name
-	}
-	return "SIG" + strconv.Itoa(int(sig))
-}
+import "errors"
 
 // ErrProgramNotFound is wrapped by start errors for a program that does not
 // exist.

@@ -128,8 +128,21 @@ type waitRequest struct {
 	TimeoutMS int64  `json:"timeout_ms"`
 }
 
-// defaultWait bounds a wait request that names no timeout.
-const defaultWait = 30 * time.Second
+// defaultWait bounds a wait request that names no timeout; maxWait bounds
+// any wait, whatever it asks for.
+const (
+	defaultWait = 30 * time.Second
+	maxWait     = time.Hour
+)
+
+// waitFor is the time a wait or tail request may take: timeoutMS if given,
+// within maxWait.
+func waitFor(timeoutMS int64) time.Duration {
+	if timeoutMS <= 0 {
+		return defaultWait
+	}
+	return min(time.Duration(timeoutMS)*time.Millisecond, maxWait)
+}
 
 func (h *Handler) wait(ctx context.Context, target string, data []byte) *ctlproto.Response {
 	var req waitRequest
@@ -140,10 +153,7 @@ func (h *Handler) wait(ctx context.Context, target string, data []byte) *ctlprot
 	if !ok {
 		return ctlproto.Failf("wait: unknown state %q", req.State)
 	}
-	timeout := defaultWait
-	if req.TimeoutMS > 0 {
-		timeout = time.Duration(req.TimeoutMS) * time.Millisecond
-	}
+	timeout := waitFor(req.TimeoutMS)
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err := h.sup.Wait(wctx, target, state)

@@ -23,12 +23,14 @@ func (h *Handler) pull(name string) *ctlproto.Response {
 	if err := jobfile.ValidName(name); err != nil {
 		return ctlproto.Fail(err)
 	}
-	data, err := os.ReadFile(h.path(name))
-	if errors.Is(err, fs.ErrNotExist) {
+	data, err := jobfile.ReadFile(h.path(name))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return ctlproto.Failf("no such job: %q (no %s%s in %s)", name, name, jobfile.Suffix, h.dir)
-	}
-	if err != nil {
-		return ctlproto.Fail(err)
+	case err != nil:
+		return ctlproto.Failf("pull %s: %v", name, err)
+	case len(data) > jobfile.MaxFileSize:
+		return ctlproto.Failf("pull %s: the file is larger than %d bytes", name, jobfile.MaxFileSize)
 	}
 	return ctlproto.File(name, data)
 }

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -258,4 +260,19 @@ func TestDeleteUnknownJob(t *testing.T) {
 		r.exchange(request("delete", "ghost", "")))
 	require.Equal(t, before, snapshot(t, r.parent))
 	require.Empty(t, r.sup.Log())
+}
+
+// A FIFO named like a job file is refused at once: opening it for reading
+// would wait for a writer and hold the connection forever.
+func TestPullFIFO(t *testing.T) {
+	r := newRig(t)
+	require.NoError(t, syscall.Mkfifo(r.path("pipe"), 0o644))
+	reply := make(chan string, 1)
+	go func() { reply <- r.exchange(request("pull", "pipe", "")) }()
+	select {
+	case got := <-reply:
+		require.Equal(t, failReply("pull pipe: is not a regular file, not a job file"), got)
+	case <-time.After(10 * time.Second):
+		t.Fatal("pull blocked on a FIFO")
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"time"
 
 	"github.com/taskmaster/taskmaster/ctlproto"
 )
@@ -42,11 +41,7 @@ func (h *Handler) tail(ctx context.Context, target string, data []byte) *ctlprot
 		after = *req.After
 	}
 	if req.Follow {
-		timeout := defaultWait
-		if req.TimeoutMS > 0 {
-			timeout = time.Duration(req.TimeoutMS) * time.Millisecond
-		}
-		wctx, cancel := context.WithTimeout(ctx, timeout)
+		wctx, cancel := context.WithTimeout(ctx, waitFor(req.TimeoutMS))
 		err := ring.Wait(wctx, after)
 		cancel()
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {

@@ -3,8 +3,12 @@ package ctlproto
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"io"
 	"net"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -25,13 +29,18 @@ func (s *Server) admit(nc net.Conn) {
 			"peer", peer.String())
 		return
 	}
+	refused := s.refusedLocalUser(nc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.closing:
 		nc.Close()
+	case refused != "":
+		s.rejectLocked(nc, refused)
 	case len(s.conns) >= s.maxConns():
-		s.rejectLocked(nc)
+		s.warn(&s.limits.full, "too many connections", "peer", nc.RemoteAddr().String(),
+			"limit", s.maxConns())
+		s.rejectLocked(nc, "too many connections")
 	default:
 		c := newConn(s, nc)
 		s.conns[c] = struct{}{}
@@ -40,25 +49,47 @@ func (s *Server) admit(nc net.Conn) {
 	}
 }
 
-// rejectLocked answers a connection over the cap with fail, in a goroutine
-// so that a slow peer cannot stall the accept loop. The rejecting goroutines
+// refusedLocalUser returns why nc is refused when it comes from a process
+// of this machine whose user is not one of LocalUsers, or "".
+func (s *Server) refusedLocalUser(nc net.Conn) string {
+	if len(s.LocalUsers) == 0 {
+		return ""
+	}
+	uid, local := localPeerUID(nc)
+	if !local || slices.Contains(s.LocalUsers, uid) {
+		return ""
+	}
+	s.warn(&s.limits.user, "refused a local connection from a user not allowed", "peer",
+		nc.RemoteAddr().String(), "uid", uid)
+	return fmt.Sprintf("permission denied: uid %d may not control taskmasterd (allowed: uid %s, or any user with the token)",
+		uid, joinUIDs(s.LocalUsers))
+}
+
+func joinUIDs(uids []uint32) string {
+	parts := make([]string, len(uids))
+	for i, u := range uids {
+		parts[i] = strconv.FormatUint(uint64(u), 10)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// rejectLocked answers a refused connection with fail, in a goroutine so
+// that a slow peer cannot stall the accept loop. The rejecting goroutines
 // are capped too; past that the connection is just closed.
-func (s *Server) rejectLocked(nc net.Conn) {
-	s.warn(&s.limits.full, "too many connections", "peer", nc.RemoteAddr().String(),
-		"limit", s.maxConns())
+func (s *Server) rejectLocked(nc net.Conn, why string) {
 	if s.rejecting >= s.maxConns() {
 		nc.Close()
 		return
 	}
 	s.rejecting++
 	s.wg.Add(1)
-	go s.reject(nc)
+	go s.reject(nc, why)
 }
 
-func (s *Server) reject(nc net.Conn) {
+func (s *Server) reject(nc net.Conn, why string) {
 	defer s.wg.Done()
 	nc.SetWriteDeadline(time.Now().Add(lingerTime))
-	nc.Write(AppendResponse(nil, Failf("too many connections")))
+	nc.Write(AppendResponse(nil, Failf("%s", why)))
 	lingerClose(nc)
 	s.mu.Lock()
 	s.rejecting--

@@ -1,6 +1,7 @@
 package ctlproto
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -35,7 +36,11 @@ func (c *conn) serve() {
 	defer c.srv.wg.Done()
 	defer c.srv.forget(c)
 	defer c.nc.Close()
-	for c.armRead() {
+	// The first message must come soon: a connection that says nothing
+	// holds a slot of MaxConns that the owner's own clients may need.
+	first := true
+	for c.armRead(first) {
+		first = false
 		frame, err := c.fr.Next()
 		if err != nil {
 			c.readFailed(err)
@@ -48,16 +53,24 @@ func (c *conn) serve() {
 	}
 }
 
-// armRead gives the next message IdleTimeout to arrive in full, unless the
-// server is stopping. It holds the server's lock so that it cannot undo the
-// past deadline Shutdown sets to wake idle connections.
-func (c *conn) armRead() bool {
+// firstMessageTimeout bounds the wait for a connection's first message.
+const firstMessageTimeout = 10 * time.Second
+
+// armRead gives the next message IdleTimeout to arrive in full (the first
+// one at most firstMessageTimeout), unless the server is stopping. It holds
+// the server's lock so that it cannot undo the past deadline Shutdown sets
+// to wake idle connections.
+func (c *conn) armRead(first bool) bool {
 	c.srv.mu.Lock()
 	defer c.srv.mu.Unlock()
 	if c.srv.closing {
 		return false
 	}
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.idleTimeout()))
+	wait := c.srv.idleTimeout()
+	if first {
+		wait = min(wait, firstMessageTimeout)
+	}
+	c.nc.SetReadDeadline(time.Now().Add(wait))
 	return true
 }
 
@@ -98,12 +111,34 @@ func (c *conn) answer(frame []byte) *Response {
 		return Invalid(reason)
 	}
 	c.srv.logger().Debug("control request", "peer", c.peer, "command", req.Command, "job", req.Job)
-	return c.srv.call(req)
+	return c.call(req)
+}
+
+// call runs the Handler with a context that also ends if the peer hangs up
+// meanwhile, so that a long request (a stop waiting for its stoptime, a
+// wait, a tail -f) does not outlive a client that gave up on it. While the
+// Handler runs nothing else reads the connection, so a goroutine can watch
+// it: a Peek sees the hangup without consuming a pipelined next request.
+func (c *conn) call(req *Request) *Response {
+	ctx, cancel := context.WithCancel(c.srv.ctx)
+	defer cancel()
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		_, err := c.fr.r.Peek(1)
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			cancel() // EOF or reset: the peer is gone
+		}
+	}()
+	resp := c.srv.call(ctx, req)
+	c.nc.SetReadDeadline(aLongTimeAgo) // ends the Peek if it still waits
+	<-watched
+	return resp
 }
 
 // call runs the Handler, turning a panic or a nil reply into fail "internal
 // error": a bug in one command must not take the daemon down.
-func (s *Server) call(req *Request) (resp *Response) {
+func (s *Server) call(ctx context.Context, req *Request) (resp *Response) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.logger().Error("control handler panicked", "command", req.Command,
@@ -111,7 +146,7 @@ func (s *Server) call(req *Request) (resp *Response) {
 			resp = Failf("internal error")
 		}
 	}()
-	if resp = s.Handler.ServeCtl(s.ctx, req); resp == nil {
+	if resp = s.Handler.ServeCtl(ctx, req); resp == nil {
 		s.logger().Error("control handler returned no response", "command", req.Command)
 		resp = Failf("internal error")
 	}

@@ -23,8 +23,9 @@ var ErrServerClosed = errors.New("ctlproto: server closed")
 
 // Handler carries out valid requests. It is called from one goroutine per
 // connection, so it must be safe for concurrent use. Its context is
-// cancelled when the server shuts down. It never sees an invalid request or
-// one with a bad token.
+// cancelled when the server shuts down, and when the client closes its
+// connection before the reply (the request is then abandoned). It never
+// sees an invalid request or one with a bad token.
 type Handler interface {
 	ServeCtl(ctx context.Context, req *Request) *Response
 }
@@ -45,6 +46,13 @@ type Server struct {
 	// Token, if set, must come with every request as "token" (a plain
 	// string); without it a request gets fail.
 	Token string
+	// LocalUsers, if not empty, are the uids whose processes may connect
+	// from this machine (this network namespace): a local peer whose
+	// socket belongs to another user gets fail and is closed. TCP has no
+	// peer credentials, so without this any local user, such as a job
+	// that runs as nobody, could control a daemon that runs as root.
+	// Peers on other machines are left to Allow and Token.
+	LocalUsers []uint32
 	// MaxMessage bounds a message before its ";;"; a larger one gets fail
 	// and the connection is closed.
 	MaxMessage int
@@ -66,7 +74,7 @@ type Server struct {
 	conns     map[*conn]struct{}
 	rejecting int
 	wg        sync.WaitGroup
-	limits    struct{ refused, full, token logLimiter }
+	limits    struct{ refused, full, token, user logLimiter }
 }
 
 // Serve accepts connections on l and serves each in its own goroutine until

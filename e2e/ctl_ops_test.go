@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -137,4 +138,31 @@ func TestCtlRestartReloadsEveryJobFile(t *testing.T) {
 	eventually(t, 10*time.Second, func() bool { _, ok := d.status()["old"]; return !ok }, "old is still listed")
 	requireGone(t, oldPids, "the removed job's process")
 	require.Equal(t, "late\nweb\n", d.ctlOK("list"))
+}
+
+// Whoever can push a job file runs programs as taskmasterd's user, so a
+// job that runs as another user cannot control taskmasterd: its local
+// connections are refused, while root's are served.
+func TestCtlRefusesJobsOfOtherUsers(t *testing.T) {
+	out := t.TempDir()
+	require.NoError(t, os.Chmod(filepath.Dir(out), 0o711)) // t.TempDir's parent is 0700
+	require.NoError(t, os.Chmod(out, 0o777))
+	require.NoError(t, os.Chmod(bin.dir, 0o755)) // let nobody run taskmasterctl
+	script := func(name string) []string {
+		return []string{"/bin/sh", "-c", fmt.Sprintf("%s status > %s/%s.out 2>&1; echo $? > %s/%s.code",
+			bin.taskmasterctl, out, name, out, name)}
+	}
+	d := startDaemon(t, daemonOpts{mode: asPID1})
+	env := fmt.Sprintf(`{"TASKMASTER_ADDR":%q}`, d.addr)
+	d.writeJob("asnobody", jobFile("cmd", script("nobody"), "user", "nobody", "autorestart", false, "starttime", 0, "env", rawJSON(env)))
+	d.writeJob("asroot", jobFile("cmd", script("root"), "autorestart", false, "starttime", 0, "env", rawJSON(env)))
+	for _, who := range []string{"nobody", "root"} {
+		eventually(t, 10*time.Second, func() bool { return len(readLines(filepath.Join(out, who+".code"))) == 1 },
+			"the %s job never ran taskmasterctl", who)
+	}
+	require.Equal(t, []string{"1"}, readLines(filepath.Join(out, "nobody.code")))
+	nobodyOut, err := os.ReadFile(filepath.Join(out, "nobody.out"))
+	require.NoError(t, err)
+	require.Contains(t, string(nobodyOut), "permission denied: uid 65534 may not control taskmasterd")
+	require.Equal(t, []string{"0"}, readLines(filepath.Join(out, "root.code")))
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/taskmaster/taskmaster/control"
@@ -44,10 +45,11 @@ func (d *daemon) startControl() error {
 	}
 	d.ctl = &controlServer{
 		srv: &ctlproto.Server{
-			Handler: control.New(d.sup, d.cfg.JobsDir),
-			Allow:   allow,
-			Token:   c.Token,
-			Logger:  d.log,
+			Handler:    control.New(d.sup, d.cfg.JobsDir),
+			Allow:      allow,
+			Token:      c.Token,
+			LocalUsers: localUsers(c.Token),
+			Logger:     d.log,
 		},
 		done: make(chan struct{}),
 	}
@@ -69,6 +71,17 @@ func (d *daemon) stopControl() {
 	defer cancel()
 	_ = d.ctl.srv.Shutdown(ctx)
 	<-d.ctl.done
+}
+
+// localUsers are the users whose local processes may control taskmasterd:
+// root and taskmasterd's own user. Anyone who can push a job file runs
+// programs as taskmasterd's user, so a job that runs as nobody must not be
+// able to. With a token, the token decides instead.
+func localUsers(token string) []uint32 {
+	if token != "" {
+		return nil
+	}
+	return []uint32{0, uint32(os.Geteuid())}
 }
 
 // loopbackOnly reports whether addr listens on loopback addresses only.

@@ -47,7 +47,9 @@ type daemon struct {
 	critical *jobs.Critical // what ended taskmasterd, if a critical job did
 	hurry    chan struct{}  // closed by a second shutdown signal
 	hurryOne sync.Once
-	finished chan int // the exit code, once the shutdown is over
+	finished chan int   // how many processes the shutdown SIGKILLed, once it is over
+	giveUp   func()     // ends the wait for the jobs' processes after a hurry
+	reopen   sync.Mutex // one SIGUSR1 reopen at a time
 }
 
 // Run runs taskmasterd until it shuts down, and returns its exit code.
@@ -159,8 +161,8 @@ func (d *daemon) loop() int {
 			d.shutdown("critical job ended: " + c.Instance)
 		case <-changes:
 			go d.reload()
-		case code := <-d.finished:
-			return code
+		case killed := <-d.finished:
+			return d.exitCode(killed)
 		}
 	}
 }
@@ -178,20 +180,49 @@ func (d *daemon) onSignal(sig syscall.Signal) {
 			d.hurryUp()
 		case !single:
 			d.shutdown("signal " + unix.SignalName(sig))
+		case !d.commandRuns():
+			// The command was stopped on request: nobody is left to pass
+			// the signal on to, so it is taskmasterd's to act on.
+			d.shutdown("signal " + unix.SignalName(sig) + " with the command stopped")
 		}
 	case syscall.SIGHUP:
 		if d.cfg.LoadJobs {
 			go d.reload()
 		}
 	case syscall.SIGUSR1:
-		if err := d.files.Reopen(); err != nil {
-			d.log.Error("cannot reopen log files", "err", err)
-		}
+		go d.reopenLogs()
 	case syscall.SIGPIPE:
 	default:
 		if !single {
 			_ = d.sup.Forward(context.Background(), sig)
 		}
+	}
+}
+
+// commandRuns reports whether single-command mode's command has a process.
+func (d *daemon) commandRuns() bool {
+	st, err := d.sup.Status(context.Background(), CommandJob)
+	if err != nil || len(st) == 0 {
+		return false
+	}
+	for _, p := range st[0].Processes {
+		if p.Pid != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// reopenLogs reopens the jobs' log files, off the signal loop: a log file
+// that blocks (a FIFO nobody reads) must not keep taskmasterd from hearing
+// its next signal.
+func (d *daemon) reopenLogs() {
+	if !d.reopen.TryLock() {
+		return // a reopen is under way; it reopens everything
+	}
+	defer d.reopen.Unlock()
+	if err := d.files.Reopen(); err != nil {
+		d.log.Error("cannot reopen log files", "err", err)
 	}
 }
 
@@ -209,27 +240,44 @@ func (d *daemon) shutdown(reason string) {
 	}
 	d.shutting = true
 	d.log.Info("shutting down", "reason", reason)
+	ctx, giveUp := context.WithCancel(context.Background())
+	d.giveUp = giveUp
 	go func() {
-		killed, _ := d.sup.Shutdown(context.Background())
-		if len(killed) > 0 {
-			d.log.Warn("SIGKILLed after their stoptime", "instances", killed)
-		}
+		defer giveUp()
+		killed := d.stopJobs(ctx)
 		sw := &sweeper{proc: "/proc", self: os.Getpid(), reaper: d.reaper, grace: d.cfg.Grace, skip: d.hurry, log: d.log}
-		swept := sw.run()
+		killed += sw.run()
 		d.stopControl()
 		if d.watch != nil {
 			_ = d.watch.Close()
 		}
-		d.finished <- d.exitCode(len(killed) + swept)
+		d.finished <- killed
 	}()
 }
 
-// hurryUp answers a second shutdown signal: SIGKILL everything now.
+// stopJobs stops every job and returns how many instances had to be
+// SIGKILLed.
+func (d *daemon) stopJobs(ctx context.Context) int {
+	killed, err := d.sup.Shutdown(ctx)
+	if err != nil {
+		// Only a process stuck in the kernel outlives SIGKILL this long.
+		d.log.Error("processes still there after SIGKILL; exiting anyway", "err", err)
+		return max(1, len(killed))
+	}
+	if len(killed) > 0 {
+		d.log.Warn("SIGKILLed after their stoptime", "instances", killed)
+	}
+	return len(killed)
+}
+
+// hurryUp answers a second shutdown signal: SIGKILL everything now, and
+// give the processes killWait to be gone.
 func (d *daemon) hurryUp() {
 	d.hurryOne.Do(func() {
 		d.log.Warn("second signal: killing every process now")
 		close(d.hurry)
 		_ = d.sup.KillAll(context.Background())
+		time.AfterFunc(killWait, d.giveUp)
 	})
 }
 

@@ -24,13 +24,13 @@ const noPreempt = "asyncpreemptoff=1"
 // It returns if the setting is in place already or the re-exec is not
 // possible (no /proc), in which case a SIGURG is not forwarded.
 func OwnSIGURG() {
-	godebug, had := os.LookupEnv("GODEBUG")
+	godebug := os.Getenv("GODEBUG")
 	if strings.Contains(godebug, noPreempt) {
 		return
 	}
-	env := os.Environ()
-	if had {
-		env = append(env, origGODEBUG+"="+godebug)
+	// The marker says that the setting is ours, and keeps what was there.
+	env := append(os.Environ(), origGODEBUG+"="+godebug)
+	if godebug != "" {
 		godebug += ","
 	}
 	env = append(env, "GODEBUG="+godebug+noPreempt)
@@ -42,18 +42,17 @@ func OwnSIGURG() {
 // GODEBUG taskmasterd was started with rather than the one OwnSIGURG set.
 func jobEnvironment() []string {
 	var env []string
-	orig, hadOrig := os.LookupEnv(origGODEBUG)
+	orig, ours := os.LookupEnv(origGODEBUG)
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		switch name {
-		case "TASKMASTER_TOKEN", origGODEBUG:
+		switch {
+		case name == "TASKMASTER_TOKEN" || name == origGODEBUG:
 			continue
-		case "GODEBUG":
-			if hadOrig {
-				kv = "GODEBUG=" + orig
-			} else if kv == "GODEBUG="+noPreempt {
+		case name == "GODEBUG" && ours:
+			if orig == "" {
 				continue
 			}
+			kv = "GODEBUG=" + orig
 		}
 		env = append(env, kv)
 	}

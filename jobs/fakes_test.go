@@ -94,7 +94,7 @@ type fakeRT struct {
 	spawned  []string
 	signals  []sent
 	alive    map[int]bool // process groups with members left
-	fired    []uint64
+	stopping bool         // taskmasterd is shutting down
 }
 
 type sent struct {
@@ -128,6 +128,8 @@ func (rt *fakeRT) schedule(in *instance, seq uint64, d time.Duration) Timer {
 }
 
 func (rt *fakeRT) changed(*instance, State) {}
+
+func (rt *fakeRT) mayRestart(*instance) bool { return !rt.stopping }
 
 // fakeStarter stands in for real processes in supervisor tests: each start
 // gets a pid and an exit channel the test controls.

@@ -20,6 +20,12 @@ const (
 	stableUptime = time.Second
 )
 
+// killGrace is how long a SIGKILLed process group gets to disappear. SIGKILL
+// cannot be caught, so only a process stuck in the kernel, or group members
+// whose end taskmasterd cannot see, outlast it; the instance then counts as
+// stopped anyway, so that no stop waits forever.
+const killGrace = 2 * time.Second
+
 func backoffDelay(failures int) time.Duration {
 	d := backoffBase
 	for i := 1; i < failures && d < backoffMax; i++ {
@@ -42,6 +48,10 @@ type runtime interface {
 	schedule(in *instance, seq uint64, d time.Duration) Timer
 	// changed is told of every state change, for the log.
 	changed(in *instance, from State)
+	// mayRestart reports whether in may be started again on its own (a
+	// retry or an autorestart): not while taskmasterd shuts down, nor once
+	// the instance or its job is on its way out.
+	mayRestart(in *instance) bool
 }
 
 // exitInfo is how a process ended.
@@ -153,6 +163,11 @@ func (in *instance) failedStart(rt runtime, why string) {
 		in.set(rt, Fatal, fmt.Sprintf("%s; gave up after %d attempts", why, in.failures))
 		return
 	}
+	if !rt.mayRestart(in) {
+		in.cancelTimer()
+		in.set(rt, Stopped, why+"; not retried: stopping")
+		return
+	}
 	delay := backoffDelay(in.failures)
 	in.set(rt, Backoff, fmt.Sprintf("%s; retry %d of %d in %v", why, in.failures, in.spec.StartRetries, delay))
 	in.arm(rt, delay)
@@ -169,8 +184,8 @@ func (in *instance) exited(rt runtime, ws syscall.WaitStatus) {
 	case Running:
 		in.exitedWhileRunning(rt)
 	case Stopping:
-		if !in.killed && rt.groupAlive(in.pgid) {
-			in.leaderGone = true // the rest of the group gets until stoptime
+		if rt.groupAlive(in.pgid) {
+			in.leaderGone = true // the rest of the group gets until the timer
 			return
 		}
 		in.finishStop(rt)
@@ -179,10 +194,13 @@ func (in *instance) exited(rt runtime, ws syscall.WaitStatus) {
 
 func (in *instance) exitedWhileRunning(rt runtime) {
 	expected := in.expected()
-	if !in.shouldRestart(expected) {
+	if !in.shouldRestart(expected) || !rt.mayRestart(in) {
 		how := "unexpected"
 		if expected {
 			how = "expected"
+		}
+		if !rt.mayRestart(in) {
+			how += "; not restarted: stopping"
 		}
 		in.set(rt, Exited, in.exit.String()+", "+how)
 		return
@@ -229,15 +247,32 @@ func (in *instance) timerFired(rt runtime, seq uint64) {
 	case Starting:
 		in.set(rt, Running, "")
 	case Backoff:
+		if !rt.mayRestart(in) {
+			in.set(rt, Stopped, in.detail)
+			return
+		}
 		in.spawn(rt, true)
 	case Stopping:
-		rt.signalGroup(in.pgid, syscall.SIGKILL)
-		in.killed = true
-		in.detail = fmt.Sprintf("SIGKILLed after stoptime %v", in.spec.StopTime)
-		if in.leaderGone {
+		if in.killed {
+			in.detail = fmt.Sprintf("SIGKILLed; process group %d still there after %v", in.pgid, killGrace)
 			in.finishStop(rt)
+			return
 		}
+		in.sigkill(rt, fmt.Sprintf("SIGKILLed after stoptime %v", in.spec.StopTime))
 	}
+}
+
+// sigkill sends SIGKILL to the process group and waits, up to killGrace,
+// for the group to be gone.
+func (in *instance) sigkill(rt runtime, detail string) {
+	rt.signalGroup(in.pgid, syscall.SIGKILL)
+	in.killed = true
+	in.detail = detail
+	if in.leaderGone && !rt.groupAlive(in.pgid) {
+		in.finishStop(rt)
+		return
+	}
+	in.arm(rt, killGrace)
 }
 
 // stop stops the instance. It reports false when there was nothing to stop.
@@ -266,13 +301,8 @@ func (in *instance) kill(rt runtime) bool {
 	in.pending, in.restartDue = false, false
 	switch in.state {
 	case Starting, Running, Stopping:
-		in.cancelTimer()
-		rt.signalGroup(in.pgid, syscall.SIGKILL)
-		in.killed = true
-		in.set(rt, Stopping, "sent SIGKILL")
-		if in.leaderGone {
-			in.finishStop(rt)
-		}
+		in.set(rt, Stopping, "")
+		in.sigkill(rt, "SIGKILLed on request")
 		return true
 	case Backoff:
 		in.cancelTimer()
@@ -296,7 +326,7 @@ func (in *instance) finishStop(rt runtime) {
 	in.pgid = 0
 	detail := ""
 	if in.killed {
-		detail = "SIGKILLed"
+		detail = in.detail
 	}
 	in.set(rt, Stopped, detail)
 	if in.restartDue {

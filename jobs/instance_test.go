@@ -97,23 +97,56 @@ func TestInstanceTransitions(t *testing.T) {
 				in.exited(rt, exitStatus(0))
 			},
 			event: func(in *instance, rt *fakeRT) { rt.alive = map[int]bool{}; in.groupChanged(rt) }, want: Stopped},
-		{name: "stoptime elapsed: SIGKILL", from: stopping,
+		{name: "stoptime elapsed: SIGKILL, then wait for the group", from: stopping,
 			event: func(in *instance, rt *fakeRT) { rt.clock.Advance(5 * time.Second) },
-			want:  Stopping, signals: []syscall.Signal{syscall.SIGKILL}},
-		{name: "stoptime elapsed with the leader gone: SIGKILL and STOPPED",
+			want:  Stopping, signals: []syscall.Signal{syscall.SIGKILL}, timers: []time.Duration{killGrace}},
+		{name: "stoptime elapsed with the leader gone: SIGKILL the rest of the group",
 			from: func(in *instance, rt *fakeRT) {
 				stopping(in, rt)
 				rt.alive[in.pgid] = true
 				in.exited(rt, exitStatus(0))
 			},
 			event: func(in *instance, rt *fakeRT) { rt.clock.Advance(5 * time.Second) },
-			want:  Stopped, signals: []syscall.Signal{syscall.SIGKILL}},
+			want:  Stopping, signals: []syscall.Signal{syscall.SIGKILL}, timers: []time.Duration{killGrace}},
+		{name: "SIGKILLed group gone: STOPPED",
+			from: func(in *instance, rt *fakeRT) {
+				stopping(in, rt)
+				rt.alive[in.pgid] = true
+				in.exited(rt, exitStatus(0))
+				rt.clock.Advance(5 * time.Second)
+			},
+			event: func(in *instance, rt *fakeRT) { rt.alive = map[int]bool{}; in.groupChanged(rt) }, want: Stopped},
+		{name: "SIGKILLed group still there after killGrace: STOPPED anyway",
+			from: func(in *instance, rt *fakeRT) {
+				stopping(in, rt)
+				rt.alive[in.pgid] = true
+				in.exited(rt, exitStatus(0))
+				rt.clock.Advance(5 * time.Second)
+			},
+			event: func(in *instance, rt *fakeRT) { rt.clock.Advance(killGrace) }, want: Stopped},
+		{name: "a leader SIGKILLed with its group left waits for the group", from: stopping,
+			event: func(in *instance, rt *fakeRT) {
+				rt.clock.Advance(5 * time.Second)
+				rt.alive[in.pgid] = true
+				in.exited(rt, signalStatus(syscall.SIGKILL))
+			},
+			want: Stopping, signals: []syscall.Signal{syscall.SIGKILL}, timers: []time.Duration{killGrace}},
 		{name: "retry timer spawns", from: backoff, event: func(in *instance, rt *fakeRT) { rt.clock.Advance(time.Second) },
 			want: Starting, failures: 1, restarts: 1, timers: []time.Duration{time.Second}},
 		{name: "stop in BACKOFF cancels the retry", from: backoff, event: func(in *instance, rt *fakeRT) { in.stop(rt) },
 			want: Stopped, failures: 1},
 		{name: "kill sends SIGKILL at once", from: running, event: func(in *instance, rt *fakeRT) { in.kill(rt) },
-			want: Stopping, signals: []syscall.Signal{syscall.SIGKILL}},
+			want: Stopping, signals: []syscall.Signal{syscall.SIGKILL}, timers: []time.Duration{killGrace}},
+		{name: "no autorestart while stopping", from: running,
+			event: func(in *instance, rt *fakeRT) {
+				rt.stopping = true
+				rt.clock.Advance(time.Minute)
+				in.exited(rt, exitStatus(3))
+			},
+			want: Exited},
+		{name: "no retry while stopping", from: started,
+			event: func(in *instance, rt *fakeRT) { rt.stopping = true; in.exited(rt, exitStatus(1)) },
+			want:  Stopped, failures: 1},
 		{name: "start while STOPPING starts again once stopped", from: stopping,
 			event: func(in *instance, rt *fakeRT) {
 				in.requestStart()

@@ -16,11 +16,18 @@ import (
 const All = "all"
 
 // resolve returns the instances a target names: "all", "NAME" or "NAME:N".
+// A job whose file was removed is not found: it only waits to be forgotten.
 func (s *Supervisor) resolve(target string) ([]*instance, error) {
+	return s.find(target, false)
+}
+
+// find is resolve that, with removed, also finds removed jobs (for status,
+// which shows them until they have stopped).
+func (s *Supervisor) find(target string, removed bool) ([]*instance, error) {
 	if target == All {
 		var out []*instance
 		for _, j := range s.allJobs() {
-			if j.spec != nil {
+			if j.spec != nil && (removed || !j.removed) {
 				out = append(out, j.live()...)
 			}
 		}
@@ -28,7 +35,7 @@ func (s *Supervisor) resolve(target string) ([]*instance, error) {
 	}
 	name, idx, hasIdx := cutInstance(target)
 	j := s.jobs[name]
-	if j == nil || (j.removed && j.spec == nil) {
+	if j == nil || (j.removed && !removed) {
 		return nil, fmt.Errorf("%w: %q", ErrNoSuchJob, name)
 	}
 	if j.spec == nil {
@@ -65,27 +72,6 @@ func (s *Supervisor) Start(ctx context.Context, target string) error {
 		var err error
 		if ins, err = s.resolve(target); err != nil {
 			return err
-		}
-		return s.requestStarts(ins)
-	}, func() bool { return s.startsSettled(ins) }, func() error { return s.startOutcome(ins) })
-}
-
-// Restart stops the target's instances that run, then starts them all, and
-// waits as Start does.
-func (s *Supervisor) Restart(ctx context.Context, target string) error {
-	var ins []*instance
-	return s.await(ctx, func() error {
-		var err error
-		if ins, err = s.resolve(target); err != nil {
-			return err
-		}
-		if s.shutting {
-			return ErrShuttingDown
-		}
-		for _, in := range ins {
-			if in.state.hasProcess() {
-				in.stop(s) // requestStart then makes it start again once stopped
-			}
 		}
 		return s.requestStarts(ins)
 	}, func() bool { return s.startsSettled(ins) }, func() error { return s.startOutcome(ins) })

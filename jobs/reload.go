@@ -99,6 +99,9 @@ func (s *Supervisor) update(name string, l jobfile.Loaded) {
 	j.removed = false
 	if l.Err != nil {
 		s.invalid(j, l.Err)
+		if wasRemoved && j.spec != nil {
+			s.restore(j) // the last good version keeps running
+		}
 		return
 	}
 	j.fileErr = nil

@@ -28,7 +28,7 @@ func (s *Supervisor) startPending() bool {
 			if !in.pending || in.state.hasProcess() {
 				continue
 			}
-			if s.shutting || in.retire || j.spec == nil {
+			if s.shutting || in.retire || j.removed || j.spec == nil {
 				in.pending = false
 				continue
 			}
@@ -65,17 +65,30 @@ func (s *Supervisor) waitingFor(j *job) string {
 }
 
 // dependencyFailure says why j's dependencies will not come up without
-// help, or returns "" while they still may.
+// help, looking through dependencies of dependencies, or returns "" while
+// they still may.
 func (s *Supervisor) dependencyFailure(j *job) string {
+	return s.dependencyFailureSeen(j, []*job{j})
+}
+
+func (s *Supervisor) dependencyFailureSeen(j *job, seen []*job) string {
 	for _, name := range j.spec.DependsOn {
 		dep := s.jobs[name]
-		if dep == nil || dep.spec == nil {
+		if dep == nil || dep.spec == nil || dep.removed {
 			return "waiting for " + name + ", which has no valid job file"
+		}
+		if slices.Contains(seen, dep) {
+			continue
 		}
 		for _, in := range dep.live() {
 			stuck := in.state == Fatal || in.state == Exited || (in.state == Stopped && !in.pending)
 			if stuck {
 				return "waiting for " + name + ", which is " + in.state.String()
+			}
+			if in.pending {
+				if why := s.dependencyFailureSeen(dep, append(seen, dep)); why != "" {
+					return "waiting for " + name + ", " + why
+				}
 			}
 		}
 	}

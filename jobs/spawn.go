@@ -254,7 +254,7 @@ func (st *starter) openStream(s *stdio, fd int, out jobfile.Output, console *out
 	var dst output.Destination
 	var release func()
 	if out.Kind == jobfile.OutputFile {
-		f, err := st.cfg.Files.Open(out.Path)
+		f, err := st.cfg.Files.OpenAs(out.Path, logFileMode(p.Spec), logFileOwner(p.Spec))
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -275,6 +275,25 @@ func (st *starter) openStream(s *stdio, fd int, out jobfile.Output, console *out
 	})
 	s.undo = append(s.undo, func() { r.Close(); release() })
 	return nil
+}
+
+// logFileMode is the mode of a new log file: 0666 less the job's umask, as
+// if the job had created it (taskmasterd's own umask applies too).
+func logFileMode(spec *jobfile.Spec) os.FileMode {
+	if spec.Umask < 0 {
+		return 0o666
+	}
+	return 0o666 &^ os.FileMode(spec.Umask)
+}
+
+// logFileOwner is whose permissions a job's log files are opened with: the
+// job's user, if it runs as one.
+func logFileOwner(spec *jobfile.Spec) *output.Owner {
+	if spec.User == nil {
+		return nil
+	}
+	u := spec.User
+	return &output.Owner{UID: u.UID, GID: u.GID, Groups: u.Groups}
 }
 
 func (s *stdio) fds() []uintptr {

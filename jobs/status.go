@@ -51,7 +51,7 @@ func (s *Supervisor) Status(ctx context.Context, target string) ([]JobStatus, er
 			out = append(out, jobStatus(j, nil))
 			return
 		}
-		ins, err := s.resolve(target)
+		ins, err := s.find(target, true)
 		if err != nil {
 			resolveErr = err
 			return

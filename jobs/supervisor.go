@@ -243,6 +243,10 @@ func (s *Supervisor) schedule(in *instance, seq uint64, d time.Duration) Timer {
 	return s.clock.AfterFunc(d, func() { s.post(timerEvent{in: in, seq: seq}) })
 }
 
+func (s *Supervisor) mayRestart(in *instance) bool {
+	return !s.shutting && !in.retire && !in.job.removed && !in.job.stopAfterDependents
+}
+
 func (s *Supervisor) changed(in *instance, from State) {
 	if in.state == from {
 		return

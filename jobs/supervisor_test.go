@@ -388,3 +388,31 @@ func TestOverlappingReloadsApplyTheNewestRead(t *testing.T) {
 	require.Eventually(t, func() bool { return len(h.states("w")) == 2 }, 5*time.Second, time.Millisecond,
 		"the daemon runs the older version of the file")
 }
+
+// A start whose dependency's dependency failed answers with the reason
+// instead of waiting forever.
+func TestStartFailsWhenADeeperDependencyFailed(t *testing.T) {
+	h := newHarness(t)
+	h.starter.fail["c"] = errSpawn
+	h.write("c", `{"cmd":"/bin/sleep 100","autostart":false,"startretries":0}`)
+	h.write("b", `{"cmd":"/bin/sleep 100","autostart":false,"depends_on":["c"]}`)
+	h.write("a", `{"cmd":"/bin/sleep 100","autostart":false,"depends_on":["b"]}`)
+	h.reload()
+	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
+	defer cancel()
+	err := h.s.Start(ctx, "a")
+	require.ErrorContains(t, err, "a:0: waiting for b, waiting for c, which is FATAL")
+}
+
+// A job whose file is gone cannot be started again while it stops.
+func TestRemovedJobCannotBeStarted(t *testing.T) {
+	h := newHarness(t)
+	h.write("w", `{"cmd":"/bin/sleep 100","starttime":0,"stoptime":2}`)
+	h.reload()
+	h.await("w", Running)
+	h.starter.ignore(h.pids("w")[0])
+	h.remove("w")
+	h.reload()
+	require.ErrorIs(t, h.s.Start(h.ctx, "w"), ErrNoSuchJob)
+	require.ErrorIs(t, h.s.Start(h.ctx, "all"), ErrRedundant)
+}

@@ -30,6 +30,7 @@ type options struct {
 	command   []string
 	jobsSet   bool // -jobs or TASKMASTER_JOBS was given
 	listenSet bool // -listen or TASKMASTER_LISTEN was given
+	tokenFlag bool // the token came on the command line
 }
 
 const usage = `Usage:
@@ -63,6 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Visit(func(f *flag.Flag) {
 		o.jobsSet = o.jobsSet || f.Name == "jobs"
 		o.listenSet = o.listenSet || f.Name == "listen"
+		o.tokenFlag = o.tokenFlag || f.Name == "token"
 	})
 	_, jobsEnv := os.LookupEnv("TASKMASTER_JOBS")
 	_, listenEnv := os.LookupEnv("TASKMASTER_LISTEN")

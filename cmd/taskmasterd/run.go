@@ -34,5 +34,8 @@ func run(args []string, sigs *pid1.Signals) int {
 		return pid1.ExitUsage
 	}
 	log.Info("taskmasterd starting", "version", version.Version, "pid", os.Getpid(), "jobs", cfg.JobsDir)
+	if o.tokenFlag {
+		log.Warn("-token on the command line can be read by every local user in /proc; set TASKMASTER_TOKEN instead")
+	}
 	return pid1.Run(cfg, sigs)
 }

@@ -133,7 +133,7 @@ func TestParseInvalid(t *testing.T) {
 			"element 2: SIGHUP cannot be forwarded: taskmasterd reloads the job directory on it"},
 		{"forwardsignals TERM", job(`"forwardsignals": ["sigterm"]`), "forwardsignals", 3, 21, "SIGTERM cannot be forwarded: taskmasterd shuts down"},
 		{"forwardsignals CHLD", job(`"forwardsignals": [17]`), "forwardsignals", 3, 21, "SIGCHLD cannot be forwarded: taskmasterd uses it to reap"},
-		{"forwardsignals URG", job(`"forwardsignals": ["URG"]`), "forwardsignals", 3, 21, "the Go runtime uses it"},
+		{"forwardsignals PROF", job(`"forwardsignals": ["PROF"]`), "forwardsignals", 3, 21, "the Go runtime takes it"},
 		{"forwardsignals KILL", job(`"forwardsignals": ["KILL"]`), "forwardsignals", 3, 21, "it cannot be caught"},
 		{"forwardsignals USR1", job(`"forwardsignals": ["USR1"]`), "forwardsignals", 3, 21, "reopens its log files"},
 		{"forwardsignals not list", job(`"forwardsignals": "USR2"`), "forwardsignals", 3, 21, `expected an array of signals, like ["USR2", "WINCH"], got "USR2"`},

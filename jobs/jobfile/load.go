@@ -50,7 +50,7 @@ func LoadDir(dir string) (map[string]Loaded, error) {
 }
 
 // Runnable returns the specs of the entries without errors: the set to
-// run, to pass to StartOrder, and to compare with the running set on reload.
+// run, and to compare with the running set on reload.
 // (An entry can have both a Spec and an Err: see LoadDir.)
 func Runnable(jobs map[string]Loaded) map[string]*Spec {
 	specs := make(map[string]*Spec, len(jobs))
@@ -65,7 +65,7 @@ func Runnable(jobs map[string]Loaded) map[string]*Spec {
 // loadFile reads and parses one job file.
 func loadFile(path string) Loaded {
 	l := Loaded{Path: path}
-	data, err := readJobFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		msg := err.Error()
 		var pe *fs.PathError
@@ -80,11 +80,12 @@ func loadFile(path string) Loaded {
 	return l
 }
 
-// readJobFile reads a regular file (through symbolic links), reading no
-// more than one byte past MaxFileSize so that Parse reports the size.
+// ReadFile reads a job file: a regular file (through symbolic links), of
+// which it reads no more than one byte past MaxFileSize, so that Parse
+// reports the size.
 // O_NONBLOCK: opening a FIFO named like a job file would otherwise wait for
 // a writer and hang every reload; it is refused below as not a regular file.
-func readJobFile(path string) ([]byte, error) {
+func ReadFile(path string) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err

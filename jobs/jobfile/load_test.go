@@ -76,7 +76,6 @@ func TestLoadDir(t *testing.T) {
 
 	runnable := Runnable(jobs)
 	require.ElementsMatch(t, []string{"web", "api", "db", "link"}, mapKeys(runnable))
-	require.Equal(t, [][]string{{"db", "link"}, {"api"}, {"web"}}, StartOrder(runnable))
 	require.Empty(t, CheckSet(runnable))
 }
 

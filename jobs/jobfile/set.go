@@ -105,51 +105,6 @@ func cyclePath(parent map[string]string, name, last string) []string {
 	return append(path, name)
 }
 
-// StartOrder groups jobs into waves: wave 0 holds the jobs without
-// dependencies, and each later wave the jobs whose dependencies are all in
-// earlier waves. Names are sorted inside a wave. Start the waves in order
-// and stop them in reverse. Call it only on a set that passed CheckSet;
-// should a cycle remain, its jobs come last, in one wave.
-func StartOrder(specs map[string]*Spec) [][]string {
-	wave := map[string]int{}
-	var waves [][]string
-	for placed := 0; placed < len(specs); {
-		var next []string
-		for _, name := range sortedNames(specs) {
-			if _, done := wave[name]; !done && depsPlaced(specs[name], specs, wave) {
-				next = append(next, name)
-			}
-		}
-		if next == nil { // a cycle: place what is left together
-			for _, name := range sortedNames(specs) {
-				if _, done := wave[name]; !done {
-					next = append(next, name)
-				}
-			}
-		}
-		for _, name := range next {
-			wave[name] = len(waves)
-		}
-		waves = append(waves, next)
-		placed += len(next)
-	}
-	return waves
-}
-
-// depsPlaced reports whether every dependency of s in specs is in an
-// earlier wave. Dependencies outside specs are ignored.
-func depsPlaced(s *Spec, specs map[string]*Spec, wave map[string]int) bool {
-	for _, dep := range s.DependsOn {
-		if _, known := specs[dep]; !known {
-			continue
-		}
-		if _, done := wave[dep]; !done {
-			return false
-		}
-	}
-	return true
-}
-
 // sortedNames returns the names of specs in order.
 func sortedNames(specs map[string]*Spec) []string {
 	names := make([]string, 0, len(specs))

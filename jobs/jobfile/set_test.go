@@ -68,26 +68,3 @@ func TestCheckSet(t *testing.T) {
 		})
 	}
 }
-
-func TestStartOrder(t *testing.T) {
-	tests := []struct {
-		name string
-		deps map[string][]string
-		want [][]string
-	}{
-		{"empty", nil, nil},
-		{"independent", map[string][]string{"b": nil, "a": nil, "c": nil}, [][]string{{"a", "b", "c"}}},
-		{"chain", map[string][]string{"web": {"api"}, "api": {"db"}, "db": nil}, [][]string{{"db"}, {"api"}, {"web"}}},
-		{"diamond", map[string][]string{"web": {"api", "static"}, "api": {"db"}, "static": nil, "db": nil, "worker": {"db"}},
-			[][]string{{"db", "static"}, {"api", "worker"}, {"web"}}},
-		{"longest path decides", map[string][]string{"a": {"b", "d"}, "b": {"c"}, "c": {"d"}, "d": nil},
-			[][]string{{"d"}, {"c"}, {"b"}, {"a"}}},
-		{"unknown dependency ignored", map[string][]string{"a": {"x"}}, [][]string{{"a"}}},
-		{"cycle last", map[string][]string{"a": {"b"}, "b": {"a"}, "c": nil}, [][]string{{"c"}, {"a", "b"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			require.Equal(t, tt.want, StartOrder(graph(tt.deps)))
-		})
-	}
-}

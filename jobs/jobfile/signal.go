@@ -28,7 +28,7 @@ var reserved = map[syscall.Signal]string{
 	unix.SIGKILL: "it cannot be caught, so taskmasterd never receives it",
 	unix.SIGSTOP: "it cannot be caught, so taskmasterd never receives it",
 	unix.SIGCHLD: "taskmasterd uses it to reap exited processes",
-	unix.SIGURG:  "the Go runtime uses it to preempt goroutines",
+	unix.SIGPROF: "the Go runtime takes it for its profiler, so taskmasterd never receives it",
 	unix.SIGTERM: "taskmasterd shuts down (stopping every job) on it",
 	unix.SIGINT:  "taskmasterd shuts down (stopping every job) on it",
 	unix.SIGQUIT: "taskmasterd shuts down (stopping every job) on it",

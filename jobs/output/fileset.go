@@ -33,8 +33,10 @@ type FileSet struct {
 
 // logFile is one open path, shared by every File handle on it.
 type logFile struct {
-	path string
-	refs int // guarded by FileSet.mu
+	path  string
+	mode  os.FileMode // for a new file, less the process umask
+	owner *Owner      // whose permissions it is opened with; nil: taskmasterd's
+	refs  int         // guarded by FileSet.mu
 
 	mu     sync.Mutex // held across each write and each swap of f
 	f      *os.File   // guarded by mu; nil once the last handle is closed
@@ -64,16 +66,23 @@ func NewFileSet(log *slog.Logger) *FileSet {
 // already has it open. The error, an *fs.PathError, names the path: a
 // missing directory is an error, and so is a FIFO that has no reader.
 func (s *FileSet) Open(path string) (*File, error) {
+	return s.OpenAs(path, 0o666, nil)
+}
+
+// OpenAs is Open with the permissions of owner (nil: taskmasterd's), and,
+// for a new file, mode instead of 0666 (less the process umask as well).
+// A path already open is shared whoever opened it first.
+func (s *FileSet) OpenAs(path string, mode os.FileMode, owner *Owner) (*File, error) {
 	path = filepath.Clean(path)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lf := s.files[path]
 	if lf == nil {
-		f, err := os.OpenFile(path, openFlags, 0o666)
+		f, err := openFile(path, mode, owner)
 		if err != nil {
 			return nil, err
 		}
-		lf = &logFile{path: path, f: f}
+		lf = &logFile{path: path, mode: mode, owner: owner, f: f}
 		s.files[path] = lf
 	}
 	lf.refs++
@@ -113,7 +122,7 @@ func (s *FileSet) pinAll() []*logFile {
 // wait only for the swap. The caller holds a reference, so that the file is
 // not closed meanwhile.
 func (lf *logFile) reopen() error {
-	f, err := os.OpenFile(lf.path, openFlags, 0o666)
+	f, err := openFile(lf.path, lf.mode, lf.owner)
 	if err != nil {
 		return err
 	}

@@ -62,11 +62,20 @@ func (r *Ring) Write(p []byte) (int, error) {
 // next time (the total written so far). When some bytes after seq are no
 // longer kept, it returns the kept ones, from the first whole line on
 // (unless a single line fills the ring), and truncated is true. A seq beyond
-// what was written returns nothing.
+// what was written comes from another ring (the instance was replaced by a
+// reload): it returns all that is kept, with truncated true.
 func (r *Ring) Since(seq uint64) (data []byte, next uint64, truncated bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if seq >= r.total {
+	if seq > r.total {
+		data, _, _ = r.sinceLocked(0)
+		return data, r.total, true
+	}
+	return r.sinceLocked(seq)
+}
+
+func (r *Ring) sinceLocked(seq uint64) (data []byte, next uint64, truncated bool) {
+	if seq == r.total {
 		return nil, r.total, false
 	}
 	oldest := r.total - min(r.total, uint64(len(r.buf)-1))
@@ -92,11 +101,12 @@ func (r *Ring) copyFrom(seq uint64) []byte {
 }
 
 // Wait blocks until more than seq bytes have been written, and returns nil,
-// or until ctx ends, and returns ctx.Err().
+// or until ctx ends, and returns ctx.Err(). A seq beyond what was written
+// (see Since) returns at once.
 func (r *Ring) Wait(ctx context.Context, seq uint64) error {
 	for {
 		r.mu.Lock()
-		more, written := r.total > seq, r.written
+		more, written := r.total != seq, r.written
 		r.mu.Unlock()
 		if more {
 			return nil

@@ -24,13 +24,13 @@ func TestRingSince(t *testing.T) {
 		writes   []string
 		since    []since
 	}{
-		{"empty", 8, nil, []since{{0, "", 0, false}, {5, "", 0, false}}},
+		{"empty", 8, nil, []since{{0, "", 0, false}, {5, "", 0, true}}},
 		{"all kept", 16, []string{"ab\n", "cd\n"}, []since{
 			{0, "ab\ncd\n", 6, false},
 			{3, "cd\n", 6, false},
 			{1, "b\ncd\n", 6, false}, // a seq mid-line is honoured
 			{6, "", 6, false},
-			{9, "", 6, false}, // beyond what was written
+			{9, "ab\ncd\n", 6, true}, // beyond what was written: from another ring
 		}},
 		{"exactly full", 6, []string{"ab\n", "cd\n"}, []since{{0, "ab\ncd\n", 6, false}}},
 		{"truncated at a line start", 6, []string{"ab\n", "cd\n", "ef\n"}, []since{

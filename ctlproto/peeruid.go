@@ -1,0 +1,91 @@
+package ctlproto
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/hex"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// procNetTCP are the kernel's tables of TCP sockets of this network
+// namespace, where the peer's end of a local connection can be found.
+var procNetTCP = []string{"/proc/net/tcp", "/proc/net/tcp6"}
+
+// localPeerUID returns the uid that owns the other end of nc when that end
+// is a socket of this machine (of this network namespace), and false when
+// the peer is elsewhere. TCP has no SO_PEERCRED, but the kernel's socket
+// table shows the owner of every local socket: the peer's socket is the one
+// whose local address is nc's remote address and the other way round.
+func localPeerUID(nc net.Conn) (uint32, bool) {
+	local, ok1 := addrPort(nc.LocalAddr())
+	remote, ok2 := addrPort(nc.RemoteAddr())
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	for _, table := range procNetTCP {
+		if uid, ok := findSocketUID(table, remote, local); ok {
+			return uid, true
+		}
+	}
+	return 0, false
+}
+
+func addrPort(a net.Addr) (netip.AddrPort, bool) {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	ap := tcp.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+}
+
+// findSocketUID looks in a /proc/net/tcp-style table for the socket with
+// the given local and remote addresses and returns its owner's uid.
+func findSocketUID(table string, local, remote netip.AddrPort) (uint32, bool) {
+	f, err := os.Open(table)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Scan() // the header
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 8 {
+			continue
+		}
+		l, okl := parseProcAddr(fields[1])
+		r, okr := parseProcAddr(fields[2])
+		if !okl || !okr || l != local || r != remote {
+			continue
+		}
+		uid, err := strconv.ParseUint(fields[7], 10, 32)
+		return uint32(uid), err == nil
+	}
+	return 0, false
+}
+
+// parseProcAddr reads an address of /proc/net/tcp ("0100007F:1E61") or
+// /proc/net/tcp6: the address as 32-bit words in the machine's byte order,
+// hex, then the port, hex. An IPv4-mapped IPv6 address comes back as IPv4.
+func parseProcAddr(s string) (netip.AddrPort, bool) {
+	hexIP, hexPort, ok := strings.Cut(s, ":")
+	raw, err := hex.DecodeString(hexIP)
+	if !ok || err != nil || (len(raw) != 4 && len(raw) != 16) {
+		return netip.AddrPort{}, false
+	}
+	port, err := strconv.ParseUint(hexPort, 16, 16)
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	ip := make([]byte, len(raw))
+	for i := 0; i < len(raw); i += 4 { // each word was printed as a host-order integer
+		binary.BigEndian.PutUint32(ip[i:], binary.NativeEndian.Uint32(raw[i:]))
+	}
+	addr, _ := netip.AddrFromSlice(ip)
+	return netip.AddrPortFrom(addr.Unmap(), uint16(port)), true
+}

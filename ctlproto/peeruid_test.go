@@ -1,0 +1,82 @@
+package ctlproto
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseProcAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"0100007F:1E61":                         "127.0.0.1:7777",
+		"00000000:0000":                         "0.0.0.0:0",
+		"00000000000000000000000001000000:1E61": "[::1]:7777",
+		"0000000000000000FFFF00000100007F:D431": "127.0.0.1:54321", // IPv4-mapped
+	} {
+		got, ok := parseProcAddr(in)
+		require.True(t, ok, in)
+		require.Equal(t, netip.MustParseAddrPort(want), got, in)
+	}
+	for _, bad := range []string{"", "0100007F", "zz00007F:1E61", "0100007F:zz", "01007F:1E61"} {
+		_, ok := parseProcAddr(bad)
+		require.False(t, ok, bad)
+	}
+}
+
+func TestFindSocketUID(t *testing.T) {
+	table := filepath.Join(t.TempDir(), "tcp")
+	require.NoError(t, os.WriteFile(table, []byte(
+		"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"+
+			"   0: 0100007F:1E61 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n"+
+			"   1: 0100007F:D431 0100007F:1E61 01 00000000:00000000 00:00000000 00000000 65534        0 2 1\n"), 0o644))
+	uid, ok := findSocketUID(table, netip.MustParseAddrPort("127.0.0.1:54321"), netip.MustParseAddrPort("127.0.0.1:7777"))
+	require.True(t, ok)
+	require.Equal(t, uint32(65534), uid)
+	_, ok = findSocketUID(table, netip.MustParseAddrPort("127.0.0.1:54322"), netip.MustParseAddrPort("127.0.0.1:7777"))
+	require.False(t, ok)
+}
+
+// The owner of the other end of a real loopback connection is found: here
+// the test itself.
+func TestLocalPeerUIDOfALoopbackConnection(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	client, err := net.Dial("tcp", l.Addr().String())
+	require.NoError(t, err)
+	defer client.Close()
+	server, err := l.Accept()
+	require.NoError(t, err)
+	defer server.Close()
+	uid, local := localPeerUID(server)
+	require.True(t, local)
+	require.Equal(t, uint32(os.Geteuid()), uid)
+}
+
+// A local peer whose user is not allowed gets fail and is closed; one that
+// is allowed is served.
+func TestLocalUsersRefusesOtherUsers(t *testing.T) {
+	me := uint32(os.Geteuid())
+	refusing := startServer(t, &Server{Handler: &fakeHandler{}, LocalUsers: []uint32{me + 4242}})
+	nc := dialRaw(t, refusing)
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	reply, err := NewFrameReader(nc, 0).Next()
+	require.NoError(t, err)
+	resp, err := DecodeResponse(reply)
+	require.NoError(t, err)
+	require.Equal(t, KindFail, resp.Kind)
+	require.Contains(t, resp.Error, "permission denied: uid")
+
+	admitting := startServer(t, &Server{Handler: &fakeHandler{}, LocalUsers: []uint32{me}})
+	c, err := Dial(t.Context(), admitting, "")
+	require.NoError(t, err)
+	defer c.Close()
+	resp, err = c.Do(t.Context(), &Request{Command: CmdList})
+	require.NoError(t, err)
+	require.Equal(t, KindList, resp.Kind)
+}

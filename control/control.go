@@ -26,6 +26,7 @@ type Supervisor interface {
 	Status(ctx context.Context, target string) ([]jobs.JobStatus, error)
 	Names(ctx context.Context) ([]string, error)
 	Reload(ctx context.Context, only string) error
+	Settled(ctx context.Context, target string) error
 	Wait(ctx context.Context, target string, state jobs.State) error
 	Output(ctx context.Context, target string) (*output.Ring, error)
 }
@@ -65,7 +66,7 @@ func (h *Handler) ServeCtl(ctx context.Context, req *ctlproto.Request) *ctlproto
 	case ctlproto.CmdReload:
 		return h.reload(ctx, req.Job)
 	case ctlproto.CmdRestart:
-		return outcome(h.sup.Reload(ctx, ""))
+		return h.reloadAndSettle(ctx, "")
 	case ctlproto.CmdWait:
 		return h.wait(ctx, req.Job, req.Data)
 	case ctlproto.CmdTail:
@@ -119,7 +120,17 @@ func (h *Handler) reload(ctx context.Context, name string) *ctlproto.Response {
 	if err := jobfile.ValidName(name); err != nil {
 		return ctlproto.Fail(err)
 	}
-	return outcome(h.sup.Reload(ctx, name))
+	return h.reloadAndSettle(ctx, name)
+}
+
+// reloadAndSettle reloads one job file (or all, for "") and answers once
+// the change has been carried out: the old processes stopped, the new ones
+// started (or failed to), so that the next status shows the result.
+func (h *Handler) reloadAndSettle(ctx context.Context, name string) *ctlproto.Response {
+	if err := h.sup.Reload(ctx, name); err != nil {
+		return outcome(err)
+	}
+	return outcome(h.sup.Settled(ctx, name))
 }
 
 // waitRequest is the data of a wait request.

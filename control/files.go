@@ -47,7 +47,7 @@ func (h *Handler) push(ctx context.Context, name string, data []byte) *ctlproto.
 	if err := writeAtomic(h.path(name), data); err != nil {
 		return ctlproto.Fail(err)
 	}
-	return outcome(h.sup.Reload(ctx, name))
+	return h.reloadAndSettle(ctx, name)
 }
 
 // delete stops the job, then removes its file and forgets it.
@@ -68,7 +68,7 @@ func (h *Handler) delete(ctx context.Context, name string) *ctlproto.Response {
 	if err := syncDir(h.dir); err != nil {
 		return ctlproto.Fail(err)
 	}
-	return outcome(h.sup.Reload(ctx, name))
+	return h.reloadAndSettle(ctx, name)
 }
 
 // writeAtomic replaces path with data so that a reader, or a crash, sees

@@ -160,6 +160,10 @@ func (f *fakeSup) Reload(ctx context.Context, only string) error {
 	return f.record(ctx, call{Method: "reload", Target: only})
 }
 
+// Settled answers at once and is not recorded: the real one waits for the
+// processes a reload stopped and started, which the fake has none of.
+func (f *fakeSup) Settled(ctx context.Context, target string) error { return nil }
+
 func (f *fakeSup) Wait(ctx context.Context, target string, state jobs.State) error {
 	return f.record(ctx, call{Method: "wait", Target: target, State: state})
 }

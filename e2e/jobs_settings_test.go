@@ -192,7 +192,8 @@ func TestJobsUser(t *testing.T) {
 	nobodyUID, _ := strconv.Atoi(nobody.Uid)
 	nobodyGID, _ := strconv.Atoi(nobody.Gid)
 	forEachMode(t, func(t *testing.T, m mode) {
-		out := t.TempDir()
+		// Log files of a job with a user are opened as that user.
+		out := worldWritableDir(t)
 		shared := worldWritableDir(t)
 		ids := shArgv(`echo "$(id -u) $(id -g) $(id -G)"`)
 		tests := []struct {

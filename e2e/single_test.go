@@ -88,3 +88,15 @@ func TestSingleCommandBesideJobs(t *testing.T) {
 		require.Equal(t, []string{"SIGTERM"}, readRecord(filepath.Join(out, "sidecar")).signals)
 	})
 }
+
+// After the command was stopped on request, a shutdown signal is
+// taskmasterd's own to act on: nobody is left to pass it to.
+func TestSingleCommandStoppedThenSignalShutsDown(t *testing.T) {
+	d := startDaemon(t, daemonOpts{mode: asPID1, noJobs: true, command: []string{"/bin/sleep", "1000"}})
+	eventually(t, 10*time.Second, func() bool { _, _, code := d.ctl("status"); return code == 0 },
+		"the control port never answered")
+	_, stderr, code := d.ctl("stop", "main")
+	require.Equal(t, 0, code, stderr)
+	d.signal(syscall.SIGTERM)
+	require.Equal(t, 0, d.wait(10*time.Second))
+}

@@ -199,3 +199,39 @@ func (s *Supervisor) resize(j *job, startNew bool) {
 		}
 	}
 }
+
+// Settled waits until the target's instances (every job's for "all" or "")
+// have reached the outcome of the last reload: old processes stopped, new
+// ones RUNNING or failed to start, a removed job forgotten. Reload itself
+// only sets that in motion, so that a reload on SIGHUP or a file change
+// never waits; a client that asked for the reload waits here.
+func (s *Supervisor) Settled(ctx context.Context, target string) error {
+	return s.await(ctx, func() error { return nil }, func() bool {
+		if target == "" || target == All {
+			for _, j := range s.jobs {
+				if !s.jobSettled(j) {
+					return false
+				}
+			}
+			return true
+		}
+		j := s.jobs[target]
+		return j == nil || s.jobSettled(j)
+	}, func() error { return nil })
+}
+
+// jobSettled reports whether no instance of j is on its way somewhere.
+func (s *Supervisor) jobSettled(j *job) bool {
+	if j.removed || j.stopAfterDependents {
+		return false
+	}
+	for _, in := range j.insts {
+		switch {
+		case in.retire, in.restartDue, in.state == Starting, in.state == Stopping:
+			return false
+		case in.pending && j.spec != nil && s.dependencyFailure(j) == "":
+			return false
+		}
+	}
+	return true
+}

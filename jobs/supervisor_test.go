@@ -416,3 +416,29 @@ func TestRemovedJobCannotBeStarted(t *testing.T) {
 	require.ErrorIs(t, h.s.Start(h.ctx, "w"), ErrNoSuchJob)
 	require.ErrorIs(t, h.s.Start(h.ctx, "all"), ErrRedundant)
 }
+
+// Settled waits for what a reload set in motion: here the restart of a
+// changed job whose old process takes its stoptime to stop.
+func TestSettledWaitsForTheChangeToBeCarriedOut(t *testing.T) {
+	h := newHarness(t)
+	h.write("w", `{"cmd":"/bin/sleep 100","starttime":0,"stoptime":2}`)
+	h.reload()
+	h.await("w", Running)
+	old := h.pids("w")[0]
+	h.starter.ignore(old)
+	h.write("w", `{"cmd":"/bin/sleep 200","starttime":0,"stoptime":2}`)
+	h.reload()
+	settled := make(chan error, 1)
+	go func() { settled <- h.s.Settled(h.ctx, "w") }()
+	h.await("w", Stopping)
+	select {
+	case <-settled:
+		t.Fatal("Settled answered while the old process was still stopping")
+	default:
+	}
+	require.Eventually(t, func() bool { return len(h.clock.pending()) == 1 }, 5*time.Second, time.Millisecond)
+	h.advance(2 * time.Second)
+	require.NoError(t, <-settled)
+	require.Equal(t, []string{"RUNNING"}, h.states("w"))
+	require.NotEqual(t, old, h.pids("w")[0])
+}

@@ -152,7 +152,10 @@ func waitFor(timeoutMS int64) time.Duration {
 	if timeoutMS <= 0 {
 		return defaultWait
 	}
-	return min(time.Duration(timeoutMS)*time.Millisecond, maxWait)
+	if timeoutMS >= maxWait.Milliseconds() { // before multiplying, which could overflow
+		return maxWait
+	}
+	return time.Duration(timeoutMS) * time.Millisecond
 }
 
 func (h *Handler) wait(ctx context.Context, target string, data []byte) *ctlproto.Response {

@@ -29,14 +29,11 @@ func (s *Server) admit(nc net.Conn) {
 			"peer", peer.String())
 		return
 	}
-	refused := s.refusedLocalUser(nc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.closing:
 		nc.Close()
-	case refused != "":
-		s.rejectLocked(nc, refused)
 	case len(s.conns) >= s.maxConns():
 		s.warn(&s.limits.full, "too many connections", "peer", nc.RemoteAddr().String(),
 			"limit", s.maxConns())
@@ -50,19 +47,28 @@ func (s *Server) admit(nc net.Conn) {
 }
 
 // refusedLocalUser returns why nc is refused when it comes from a process
-// of this machine whose user is not one of LocalUsers, or "".
+// of this machine whose user is not one of LocalUsers, or "". It fails
+// closed: a peer of this machine whose socket cannot be found (it closed
+// already, and a closed socket's entry no longer shows its owner) is
+// refused too.
 func (s *Server) refusedLocalUser(nc net.Conn) string {
 	if len(s.LocalUsers) == 0 {
 		return ""
 	}
-	uid, local := localPeerUID(nc)
-	if !local || slices.Contains(s.LocalUsers, uid) {
+	uid, found := localPeerUID(nc)
+	switch {
+	case found && slices.Contains(s.LocalUsers, uid):
 		return ""
+	case found:
+		s.warn(&s.limits.user, "refused a local connection from a user not allowed", "peer",
+			nc.RemoteAddr().String(), "uid", uid)
+		return fmt.Sprintf("permission denied: uid %d may not control taskmasterd (allowed: uid %s, or any user with the token)",
+			uid, joinUIDs(s.LocalUsers))
+	case fromThisMachine(nc):
+		s.warn(&s.limits.user, "refused a local connection whose user cannot be told", "peer", nc.RemoteAddr().String())
+		return "permission denied: cannot tell which user connects"
 	}
-	s.warn(&s.limits.user, "refused a local connection from a user not allowed", "peer",
-		nc.RemoteAddr().String(), "uid", uid)
-	return fmt.Sprintf("permission denied: uid %d may not control taskmasterd (allowed: uid %s, or any user with the token)",
-		uid, joinUIDs(s.LocalUsers))
+	return "" // another machine: Allow and Token guard it
 }
 
 func joinUIDs(uids []uint32) string {

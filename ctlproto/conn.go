@@ -36,6 +36,11 @@ func (c *conn) serve() {
 	defer c.srv.wg.Done()
 	defer c.srv.forget(c)
 	defer c.nc.Close()
+	if why := c.srv.refusedLocalUser(c.nc); why != "" {
+		c.reply(Failf("%s", why))
+		lingerClose(c.nc)
+		return
+	}
 	// The first message must come soon: a connection that says nothing
 	// holds a slot of MaxConns that the owner's own clients may need.
 	first := true
@@ -122,6 +127,9 @@ func (c *conn) answer(frame []byte) *Response {
 func (c *conn) call(req *Request) *Response {
 	ctx, cancel := context.WithCancel(c.srv.ctx)
 	defer cancel()
+	if !c.unarmRead() {
+		return c.srv.call(ctx, req) // shutting down: ctx is cancelled already
+	}
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
@@ -134,6 +142,19 @@ func (c *conn) call(req *Request) *Response {
 	c.nc.SetReadDeadline(aLongTimeAgo) // ends the Peek if it still waits
 	<-watched
 	return resp
+}
+
+// unarmRead lifts the read deadline while a request runs, so that the
+// hang-up watch lasts as long as the request however long that is, unless
+// the server is stopping (then Shutdown's past deadline must stay).
+func (c *conn) unarmRead() bool {
+	c.srv.mu.Lock()
+	defer c.srv.mu.Unlock()
+	if c.srv.closing {
+		return false
+	}
+	c.nc.SetReadDeadline(time.Time{})
+	return true
 }
 
 // call runs the Handler, turning a panic or a nil reply into fail "internal

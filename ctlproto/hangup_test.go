@@ -60,3 +60,33 @@ func TestHangupWatchKeepsPipelinedRequests(t *testing.T) {
 		require.Equal(t, want, resp.Job)
 	}
 }
+
+// The hang-up watch lasts as long as the request, past the idle timeout
+// that bounds the wait for a message.
+func TestHangupSeenAfterTheIdleTimeout(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	started, cancelled := make(chan struct{}), make(chan error, 1)
+	addr := startServer(t, &Server{IdleTimeout: idle, Handler: HandlerFunc(func(ctx context.Context, _ *Request) *Response {
+		close(started)
+		<-ctx.Done()
+		cancelled <- ctx.Err()
+		return Success()
+	})})
+	nc, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	_, err = nc.Write([]byte(`{"command":"wait","job":"YQ==","data":"e30="};;`))
+	require.NoError(t, err)
+	<-started
+	select {
+	case <-cancelled:
+		t.Fatal("the request was abandoned while its client was still there")
+	case <-time.After(3 * idle): // the scenario: more than the idle timeout passes
+	}
+	nc.Close()
+	select {
+	case err := <-cancelled:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a hang-up after the idle timeout went unnoticed")
+	}
+}

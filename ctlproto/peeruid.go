@@ -40,11 +40,37 @@ func addrPort(a net.Addr) (netip.AddrPort, bool) {
 		return netip.AddrPort{}, false
 	}
 	ap := tcp.AddrPort()
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+	// The kernel's table knows no zones: fe80::1%eth0 is fe80::1 there.
+	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port()), true
+}
+
+// fromThisMachine reports whether nc's peer address is one of this
+// machine's: loopback, or an address of one of its interfaces.
+func fromThisMachine(nc net.Conn) bool {
+	remote, ok := addrPort(nc.RemoteAddr())
+	if !ok {
+		return false
+	}
+	ip := remote.Addr()
+	if ip.IsLoopback() {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return true // cannot tell: fail closed
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Unmap() == ip {
+			return true
+		}
+	}
+	return false
 }
 
 // findSocketUID looks in a /proc/net/tcp-style table for the socket with
-// the given local and remote addresses and returns its owner's uid.
+// the given local and remote addresses and returns its owner's uid. An
+// entry without an inode (a closed socket on its way out, which the kernel
+// shows as owned by root) does not count.
 func findSocketUID(table string, local, remote netip.AddrPort) (uint32, bool) {
 	f, err := os.Open(table)
 	if err != nil {
@@ -55,7 +81,7 @@ func findSocketUID(table string, local, remote netip.AddrPort) (uint32, bool) {
 	sc.Scan() // the header
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 8 {
+		if len(fields) < 10 || fields[9] == "0" {
 			continue
 		}
 		l, okl := parseProcAddr(fields[1])

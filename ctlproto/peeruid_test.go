@@ -80,3 +80,30 @@ func TestLocalUsersRefusesOtherUsers(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, KindList, resp.Kind)
 }
+
+// A closed socket lingers in the table without an inode and as root's: it
+// must not count as the peer.
+func TestFindSocketUIDSkipsClosedSockets(t *testing.T) {
+	table := filepath.Join(t.TempDir(), "tcp")
+	require.NoError(t, os.WriteFile(table, []byte(
+		"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"+
+			"   1: 0100007F:D431 0100007F:1E61 05 00000000:00000000 00:00000000 00000000     0        0 0 1\n"), 0o644))
+	_, ok := findSocketUID(table, netip.MustParseAddrPort("127.0.0.1:54321"), netip.MustParseAddrPort("127.0.0.1:7777"))
+	require.False(t, ok)
+}
+
+// A peer of this machine whose socket cannot be found (it closed before
+// the check) is refused: the check fails closed.
+func TestLocalUsersFailsClosed(t *testing.T) {
+	saved := procNetTCP
+	procNetTCP = []string{filepath.Join(t.TempDir(), "no-such-table")}
+	t.Cleanup(func() { procNetTCP = saved })
+	addr := startServer(t, &Server{Handler: &fakeHandler{}, LocalUsers: []uint32{uint32(os.Geteuid())}})
+	nc := dialRaw(t, addr)
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	reply, err := NewFrameReader(nc, 0).Next()
+	require.NoError(t, err)
+	resp, err := DecodeResponse(reply)
+	require.NoError(t, err)
+	require.Equal(t, "permission denied: cannot tell which user connects", resp.Error)
+}

@@ -275,3 +275,20 @@ func TestStdoutToDevStdout(t *testing.T) {
 	d.signal(syscall.SIGTERM)
 	require.Equal(t, 0, d.wait(10*time.Second))
 }
+
+// taskmasterd re-executes itself once to own SIGURG (docs/pid1.md); a
+// GODEBUG it was started with must neither stop that nor reach the jobs
+// changed.
+func TestGODEBUGIsKeptForJobs(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "godebug")
+	d := startDaemon(t, daemonOpts{mode: asSubreaper, env: []string{"GODEBUG=madvdontneed=1"}, jobs: map[string]string{
+		"show": jobFile("cmd", []string{"/bin/sh", "-c", `echo "$GODEBUG" > ` + out}, "autorestart", false, "starttime", 0),
+	}})
+	eventually(t, 10*time.Second, func() bool { return len(readLines(out)) == 1 }, "the job never ran")
+	require.Equal(t, []string{"madvdontneed=1"}, readLines(out))
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", d.pid))
+	require.NoError(t, err)
+	require.Contains(t, string(environ), "GODEBUG=madvdontneed=1,asyncpreemptoff=1\x00")
+	d.signal(syscall.SIGTERM)
+	require.Equal(t, 0, d.wait(10*time.Second))
+}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,14 +43,15 @@ type daemon struct {
 	watch  *dirwatch.Watcher
 	ctl    *controlServer
 
-	running  sync.WaitGroup // the goroutines start started
-	shutting bool
-	critical *jobs.Critical // what ended taskmasterd, if a critical job did
-	hurry    chan struct{}  // closed by a second shutdown signal
-	hurryOne sync.Once
-	finished chan int   // how many processes the shutdown SIGKILLed, once it is over
-	giveUp   func()     // ends the wait for the jobs' processes after a hurry
-	reopen   sync.Mutex // one SIGUSR1 reopen at a time
+	running     sync.WaitGroup // the goroutines start started
+	shutting    bool
+	critical    *jobs.Critical // what ended taskmasterd, if a critical job did
+	hurry       chan struct{}  // closed by a second shutdown signal
+	hurryOne    sync.Once
+	finished    chan int    // how many processes the shutdown SIGKILLed, once it is over
+	giveUp      func()      // ends the wait for the jobs' processes after a hurry
+	reopen      sync.Mutex  // one SIGUSR1 reopen at a time
+	reopenAgain atomic.Bool // a SIGUSR1 came after the reopen under way began
 }
 
 // Run runs taskmasterd until it shuts down, and returns its exit code.
@@ -217,12 +219,17 @@ func (d *daemon) commandRuns() bool {
 // that blocks (a FIFO nobody reads) must not keep taskmasterd from hearing
 // its next signal.
 func (d *daemon) reopenLogs() {
-	if !d.reopen.TryLock() {
-		return // a reopen is under way; it reopens everything
-	}
-	defer d.reopen.Unlock()
-	if err := d.files.Reopen(); err != nil {
-		d.log.Error("cannot reopen log files", "err", err)
+	d.reopenAgain.Store(true)
+	for d.reopenAgain.Load() {
+		if !d.reopen.TryLock() {
+			return // the reopen under way goes round once more for this signal
+		}
+		for d.reopenAgain.Swap(false) {
+			if err := d.files.Reopen(); err != nil {
+				d.log.Error("cannot reopen log files", "err", err)
+			}
+		}
+		d.reopen.Unlock() // a signal between the last Swap and here is seen above
 	}
 }
 
@@ -275,9 +282,9 @@ func (d *daemon) stopJobs(ctx context.Context) int {
 func (d *daemon) hurryUp() {
 	d.hurryOne.Do(func() {
 		d.log.Warn("second signal: killing every process now")
+		time.AfterFunc(killWait, d.giveUp) // first: whatever KillAll meets
 		close(d.hurry)
 		_ = d.sup.KillAll(context.Background())
-		time.AfterFunc(killWait, d.giveUp)
 	})
 }
 

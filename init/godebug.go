@@ -28,8 +28,17 @@ func OwnSIGURG() {
 	if strings.Contains(godebug, noPreempt) {
 		return
 	}
-	// The marker says that the setting is ours, and keeps what was there.
-	env := append(os.Environ(), origGODEBUG+"="+godebug)
+	// The first GODEBUG in the environment is the one that counts, so the
+	// old one goes. The marker says that the setting is ours, and keeps
+	// what was there for the jobs.
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if name != "GODEBUG" && name != origGODEBUG {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, origGODEBUG+"="+godebug)
 	if godebug != "" {
 		godebug += ","
 	}

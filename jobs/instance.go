@@ -194,15 +194,18 @@ func (in *instance) exited(rt runtime, ws syscall.WaitStatus) {
 
 func (in *instance) exitedWhileRunning(rt runtime) {
 	expected := in.expected()
-	if !in.shouldRestart(expected) || !rt.mayRestart(in) {
+	if !in.shouldRestart(expected) {
 		how := "unexpected"
 		if expected {
 			how = "expected"
 		}
-		if !rt.mayRestart(in) {
-			how += "; not restarted: stopping"
-		}
 		in.set(rt, Exited, in.exit.String()+", "+how)
+		return
+	}
+	if !rt.mayRestart(in) {
+		// It would have been restarted: not an end of its own (which would
+		// end taskmasterd for a critical job), just one a stop came first to.
+		in.set(rt, Stopped, in.exit.String()+"; not restarted: stopping")
 		return
 	}
 	if uptime := rt.now().Sub(in.started); uptime < stableUptime {

@@ -143,7 +143,7 @@ func TestInstanceTransitions(t *testing.T) {
 				rt.clock.Advance(time.Minute)
 				in.exited(rt, exitStatus(3))
 			},
-			want: Exited},
+			want: Stopped},
 		{name: "no retry while stopping", from: started,
 			event: func(in *instance, rt *fakeRT) { rt.stopping = true; in.exited(rt, exitStatus(1)) },
 			want:  Stopped, failures: 1},

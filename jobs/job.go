@@ -20,6 +20,7 @@ type job struct {
 
 	stopAfterDependents bool // an ordered stop waits for jobs that depend on this one
 	removed             bool // the file is gone: forget the job once it has stopped
+	forgotten           bool // no longer among the supervisor's jobs
 	pinned              bool // not from a file (single-command mode): reloads leave it alone
 	interactive         bool // its processes get taskmasterd's stdin, stdout and stderr
 	criticalSent        bool

@@ -220,6 +220,9 @@ func generations(ins []*instance) map[*instance]uint64 {
 // was asked for are gone.
 func stopsSettled(gens map[*instance]uint64) bool {
 	for in, gen := range gens {
+		if in.job.forgotten {
+			continue
+		}
 		if in.job.stopAfterDependents || (in.state.hasProcess() && in.gen == gen) {
 			return false
 		}
@@ -270,7 +273,7 @@ func (s *Supervisor) Wait(ctx context.Context, target string, state State) error
 // Forward sends sig to the process groups of every job that asks for it
 // (forwardsignals).
 func (s *Supervisor) Forward(ctx context.Context, sig syscall.Signal) error {
-	return s.call(ctx, func() {
+	return s.call(func() {
 		for _, j := range s.allJobs() {
 			if j.spec == nil || !slices.Contains(j.spec.ForwardSignals, sig) {
 				continue
@@ -287,7 +290,7 @@ func (s *Supervisor) Forward(ctx context.Context, sig syscall.Signal) error {
 // Names returns the names of all jobs, sorted.
 func (s *Supervisor) Names(ctx context.Context) ([]string, error) {
 	var names []string
-	err := s.call(ctx, func() {
+	err := s.call(func() {
 		for _, j := range s.allJobs() {
 			names = append(names, j.name)
 		}
@@ -316,7 +319,7 @@ func cutInstance(target string) (name, index string, hasIndex bool) {
 func (s *Supervisor) Output(ctx context.Context, target string) (*output.Ring, error) {
 	var ring *output.Ring
 	var resolveErr error
-	err := s.call(ctx, func() {
+	err := s.call(func() {
 		ins, err := s.resolve(target)
 		switch {
 		case err != nil:

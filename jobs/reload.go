@@ -31,7 +31,7 @@ func (s *Supervisor) Reload(ctx context.Context, only string) error {
 		s.afterLoad()
 	}
 	var result error
-	err = s.call(ctx, func() {
+	err = s.call(func() {
 		switch {
 		case s.shutting:
 			result = ErrShuttingDown
@@ -80,6 +80,7 @@ func (s *Supervisor) applyOne(name string, loaded map[string]jobfile.Loaded) err
 func (s *Supervisor) remove(j *job) {
 	s.log.Info("job file removed; stopping the job", "job", j.name)
 	j.removed = true
+	j.stopAfterDependents = false // stopped now, not in an ordered stop's turn
 	for _, in := range j.insts {
 		in.stop(s)
 	}

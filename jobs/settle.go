@@ -68,27 +68,30 @@ func (s *Supervisor) waitingFor(j *job) string {
 // help, looking through dependencies of dependencies, or returns "" while
 // they still may.
 func (s *Supervisor) dependencyFailure(j *job) string {
-	return s.dependencyFailureSeen(j, []*job{j})
+	return s.dependencyFailureSeen(j, map[*job]bool{j: true})
 }
 
-func (s *Supervisor) dependencyFailureSeen(j *job, seen []*job) string {
+// dependencyFailureSeen is dependencyFailure that looks into each job once.
+func (s *Supervisor) dependencyFailureSeen(j *job, seen map[*job]bool) string {
 	for _, name := range j.spec.DependsOn {
 		dep := s.jobs[name]
 		if dep == nil || dep.spec == nil || dep.removed {
 			return "waiting for " + name + ", which has no valid job file"
 		}
-		if slices.Contains(seen, dep) {
+		if seen[dep] {
 			continue
 		}
+		seen[dep] = true
+		pending := false
 		for _, in := range dep.live() {
-			stuck := in.state == Fatal || in.state == Exited || (in.state == Stopped && !in.pending)
-			if stuck {
+			if in.state == Fatal || in.state == Exited || (in.state == Stopped && !in.pending) {
 				return "waiting for " + name + ", which is " + in.state.String()
 			}
-			if in.pending {
-				if why := s.dependencyFailureSeen(dep, append(seen, dep)); why != "" {
-					return "waiting for " + name + ", " + why
-				}
+			pending = pending || in.pending
+		}
+		if pending {
+			if why := s.dependencyFailureSeen(dep, seen); why != "" {
+				return "waiting for " + name + ", " + why
 			}
 		}
 	}
@@ -125,6 +128,7 @@ func (s *Supervisor) forget() {
 	for name, j := range s.jobs {
 		j.forgetRetired()
 		if j.removed && j.settled() {
+			j.forgotten, j.stopAfterDependents = true, false
 			delete(s.jobs, name)
 			s.log.Info("job removed", "job", name)
 		}

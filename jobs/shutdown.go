@@ -50,7 +50,7 @@ func (s *Supervisor) Shutdown(ctx context.Context) (killed []string, err error) 
 // KillAll sends SIGKILL to every process group at once: a second signal
 // during shutdown skips the rest of the grace period.
 func (s *Supervisor) KillAll(ctx context.Context) error {
-	return s.call(ctx, func() {
+	return s.call(func() {
 		s.shutting = true
 		for _, j := range s.jobs {
 			j.stopAfterDependents = false
@@ -65,7 +65,7 @@ func (s *Supervisor) KillAll(ctx context.Context) error {
 // single-command mode) and starts it, with taskmasterd's own stdin, stdout
 // and stderr. Reloads leave it alone.
 func (s *Supervisor) AddCommand(ctx context.Context, spec *jobfile.Spec) error {
-	return s.call(ctx, func() {
+	return s.call(func() {
 		j := newJob(spec.Name, s.now())
 		j.pinned, j.interactive = true, true
 		s.jobs[spec.Name] = j

@@ -39,7 +39,7 @@ const StateInvalid = "INVALID"
 func (s *Supervisor) Status(ctx context.Context, target string) ([]JobStatus, error) {
 	var out []JobStatus
 	var resolveErr error
-	err := s.call(ctx, func() {
+	err := s.call(func() {
 		if target == "" || target == All {
 			for _, j := range s.allJobs() {
 				out = append(out, jobStatus(j, j.live()))

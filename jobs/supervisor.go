@@ -117,14 +117,15 @@ func (s *Supervisor) Run(ctx context.Context) {
 }
 
 // call runs f on the Run goroutine and waits for it.
-func (s *Supervisor) call(ctx context.Context, f func()) error {
+// It does not give up when a request's context ends: f is quick, and a
+// request whose client has gone (a half-closed connection) must still be
+// carried out; only waiting for its outcome is abandoned (see await).
+func (s *Supervisor) call(f func()) error {
 	ran := make(chan struct{})
 	select {
 	case s.reqs <- func() { f(); close(ran) }:
 	case <-s.done:
 		return ErrStopped
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 	<-ran // f runs without blocking, so this is quick
 	return nil
@@ -134,7 +135,7 @@ func (s *Supervisor) call(ctx context.Context, f func()) error {
 // after every event) holds, and returns what finish returns then.
 func (s *Supervisor) await(ctx context.Context, start func() error, cond func() bool, finish func() error) error {
 	result := make(chan error, 1)
-	err := s.call(ctx, func() {
+	err := s.call(func() {
 		if err := start(); err != nil {
 			result <- err
 			return

@@ -309,7 +309,7 @@ func TestRepairRestartsFatalOnly(t *testing.T) {
 // jobsSnapshot returns how many instances job name holds, retired or not.
 func (s *Supervisor) jobsSnapshot(t *testing.T, name string) []*instance {
 	var ins []*instance
-	require.NoError(t, s.call(t.Context(), func() { ins = append(ins, s.jobs[name].insts...) }))
+	require.NoError(t, s.call(func() { ins = append(ins, s.jobs[name].insts...) }))
 	return ins
 }
 
@@ -441,4 +441,50 @@ func TestSettledWaitsForTheChangeToBeCarriedOut(t *testing.T) {
 	require.NoError(t, <-settled)
 	require.Equal(t, []string{"RUNNING"}, h.states("w"))
 	require.NotEqual(t, old, h.pids("w")[0])
+}
+
+// A critical job that crashes while an ordered stop waits for its
+// dependents is stopped, not ended: taskmasterd goes on.
+func TestCriticalCrashDuringOrderedStopIsNotItsEnd(t *testing.T) {
+	h := newHarness(t)
+	h.write("db", `{"cmd":"/bin/sleep 100","starttime":0,"critical":true}`)
+	h.write("web", `{"cmd":"/bin/sleep 100","starttime":0,"depends_on":["db"],"stoptime":2}`)
+	h.reload()
+	h.await("db", Running)
+	h.await("web", Running)
+	h.starter.ignore(h.pids("web")[0]) // web takes its stoptime: db waits its turn
+	stopped := make(chan error, 1)
+	go func() { stopped <- h.s.Stop(h.ctx, All) }()
+	h.await("web", Stopping)
+	h.advance(time.Minute) // db ran long enough for a restart, were it allowed
+	h.starter.exit(h.pids("db")[0], exitStatus(1))
+	h.await("db", Stopped)
+	require.NoError(t, <-stopped)
+	select {
+	case c := <-h.s.Critical():
+		t.Fatalf("a crash during stop all ended taskmasterd: %+v", c)
+	default:
+	}
+}
+
+// stop all answers even when a job waiting its turn loses its file.
+func TestStopAllWithAJobRemovedMeanwhile(t *testing.T) {
+	h := newHarness(t)
+	h.write("db", `{"cmd":"/bin/sleep 100","starttime":0}`)
+	h.write("web", `{"cmd":"/bin/sleep 100","starttime":0,"depends_on":["db"],"stoptime":2}`)
+	h.reload()
+	h.await("web", Running)
+	h.starter.ignore(h.pids("web")[0])
+	stopped := make(chan error, 1)
+	go func() { stopped <- h.s.Stop(h.ctx, All) }()
+	h.await("web", Stopping)
+	h.remove("db")
+	h.reload()
+	h.advance(2 * time.Second) // web's stoptime
+	select {
+	case err := <-stopped:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("stop all never answered")
+	}
 }

@@ -7,10 +7,17 @@ package main
 
 import (
 	"os"
+	"runtime"
 
 	pid1 "github.com/taskmaster/taskmaster/init"
 	"github.com/taskmaster/taskmaster/reexec"
 )
+
+// init keeps the main goroutine on the main thread. A goroutine that
+// changes its thread's credentials (to open a job's log file as the job's
+// user) never unlocks it, so the runtime ends that thread; the main thread
+// cannot end, so no such goroutine may ever run on it.
+func init() { runtime.LockOSThread() }
 
 func main() {
 	reexec.Main()               // a umask helper execs its program here and never returns

@@ -2,11 +2,12 @@ package output
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,11 +29,29 @@ type FileSet struct {
 	log *slog.Logger
 
 	mu    sync.Mutex // held across opening and closing files
-	files map[string]*logFile
+	files map[fileKey]*logFile
+}
+
+// fileKey identifies an open log file: its path, and whose permissions it
+// was opened with. Jobs of different users that log to one path each get a
+// descriptor of their own, so that a reopen never follows, as one user, a
+// link another user planted.
+type fileKey struct {
+	path  string
+	owner string // "" for taskmasterd's own permissions
+}
+
+func keyOf(path string, owner *Owner) fileKey {
+	k := fileKey{path: path}
+	if owner != nil {
+		k.owner = fmt.Sprintf("%d:%d:%v", owner.UID, owner.GID, owner.Groups)
+	}
+	return k
 }
 
 // logFile is one open path, shared by every File handle on it.
 type logFile struct {
+	key   fileKey
 	path  string
 	mode  os.FileMode // for a new file, less the process umask
 	owner *Owner      // whose permissions it is opened with; nil: taskmasterd's
@@ -58,7 +77,7 @@ func NewFileSet(log *slog.Logger) *FileSet {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &FileSet{log: log, files: make(map[string]*logFile)}
+	return &FileSet{log: log, files: make(map[fileKey]*logFile)}
 }
 
 // Open returns a handle on the log file at path, opening it (write-only,
@@ -71,19 +90,20 @@ func (s *FileSet) Open(path string) (*File, error) {
 
 // OpenAs is Open with the permissions of owner (nil: taskmasterd's), and,
 // for a new file, mode instead of 0666 (less the process umask as well).
-// A path already open is shared whoever opened it first.
+// A path already open for the same owner is shared.
 func (s *FileSet) OpenAs(path string, mode os.FileMode, owner *Owner) (*File, error) {
 	path = filepath.Clean(path)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	lf := s.files[path]
+	key := keyOf(path, owner)
+	lf := s.files[key]
 	if lf == nil {
 		f, err := openFile(path, mode, owner)
 		if err != nil {
 			return nil, err
 		}
-		lf = &logFile{path: path, mode: mode, owner: owner, f: f}
-		s.files[path] = lf
+		lf = &logFile{key: key, path: path, mode: mode, owner: owner, f: f}
+		s.files[key] = lf
 	}
 	lf.refs++
 	return &File{set: s, lf: lf}, nil
@@ -110,11 +130,11 @@ func (s *FileSet) pinAll() []*logFile {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	files := make([]*logFile, 0, len(s.files))
-	for _, path := range slices.Sorted(maps.Keys(s.files)) {
-		lf := s.files[path]
+	for _, lf := range s.files {
 		lf.refs++
 		files = append(files, lf)
 	}
+	slices.SortFunc(files, func(a, b *logFile) int { return strings.Compare(a.path, b.path) })
 	return files
 }
 
@@ -166,7 +186,7 @@ func (s *FileSet) release(lf *logFile) error {
 	if lf.refs > 0 {
 		return nil
 	}
-	delete(s.files, lf.path)
+	delete(s.files, lf.key)
 	lf.mu.Lock()
 	defer lf.mu.Unlock()
 	err := lf.f.Close()

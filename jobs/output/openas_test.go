@@ -50,3 +50,26 @@ func TestOpenAsChecksTheOwnersPermissions(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, g.Close())
 }
+
+// One path logged to by jobs of different users gets a descriptor per
+// user: a reopen never follows, with one user's permissions, a link that
+// another user planted.
+func TestOpenAsKeepsOwnersApart(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(filepath.Dir(dir), 0o711))
+	require.NoError(t, os.Chmod(dir, 0o777))
+	path := filepath.Join(dir, "shared.log")
+	set := NewFileSet(nil)
+	asRoot, err := set.OpenAs(path, 0o666, nil)
+	require.NoError(t, err)
+	defer asRoot.Close()
+	require.NoError(t, os.Chmod(path, 0o666)) // writable by both, past the umask
+	asNobody, err := set.OpenAs(path, 0o666, &Owner{UID: 65534, GID: 65534, Groups: []uint32{65534}})
+	require.NoError(t, err)
+	defer asNobody.Close()
+	require.NotSame(t, asRoot.lf, asNobody.lf)
+	again, err := set.OpenAs(path, 0o666, nil)
+	require.NoError(t, err)
+	defer again.Close()
+	require.Same(t, asRoot.lf, again.lf)
+}

@@ -144,9 +144,7 @@ func TestCtlRestartReloadsEveryJobFile(t *testing.T) {
 // job that runs as another user cannot control taskmasterd: its local
 // connections are refused, while root's are served.
 func TestCtlRefusesJobsOfOtherUsers(t *testing.T) {
-	out := t.TempDir()
-	require.NoError(t, os.Chmod(filepath.Dir(out), 0o711)) // t.TempDir's parent is 0700
-	require.NoError(t, os.Chmod(out, 0o777))
+	out := worldWritableDir(t)
 	require.NoError(t, os.Chmod(bin.dir, 0o755)) // let nobody run taskmasterctl
 	script := func(name string) []string {
 		return []string{"/bin/sh", "-c", fmt.Sprintf("%s status > %s/%s.out 2>&1; echo $? > %s/%s.code",

@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X $(PKG)/internal/version.Version=$(VERSION)
 BUILD     := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 BINS      := bin/taskmasterd bin/taskmasterctl
 
-.PHONY: all build run test unit e2e fuzz vet fmt bench image demo-image compose-plugin deps docker-up clean
+.PHONY: all build run test unit e2e fuzz vet fmt bench bench-quick bench-deps image demo-image compose-plugin deps docker-up clean
 
 all: build
 
@@ -42,18 +42,36 @@ fuzz:
 e2e: build
 	$(GO) test -count=1 -timeout 10m ./e2e/...
 
-## bench: taskmasterd side by side with supervisord and tini, and the Go
-## micro-benchmarks; prints a markdown report (docs/benchmarks.md). Needs root.
-## BENCHFLAGS passes flags on: BENCHFLAGS='-only idle,start -o /tmp/bench.md'.
-bench: build
+## bench: taskmasterd side by side with supervisord, tini, s6 and a raw
+## posix_spawn loop, and the Go micro-benchmarks; prints a markdown report and
+## writes the spawn chart (docs/benchmarks.md explains it all). Needs root.
+## BENCHFLAGS passes flags on: BENCHFLAGS='-only spawn,stop -o /tmp/bench.md'.
+BENCH_TOOLS := bin/bench-spawnloop bin/bench-orphanstorm
+BENCH       := $(GO) run ./bench/compare -root $(CURDIR)
+
+bench: build bench-deps $(BENCH_TOOLS)
+	$(BENCH) -svg docs/benchmarks-spawn.svg $(BENCHFLAGS)
+
+## bench-quick: a smoke run of every benchmark (CI runs it): checks that the
+## suite works, not numbers to quote.
+bench-quick: build bench-deps $(BENCH_TOOLS)
+	$(BENCH) -quick -svg $(or $(TMPDIR),/tmp)/taskmaster-bench-spawn.svg $(BENCHFLAGS)
+
+## bench-deps: what the benchmarks compare against, from Debian's packages.
+bench-deps:
 	@missing=""; \
 	  command -v supervisord >/dev/null || missing="$$missing supervisor"; \
-	  [ -x /usr/bin/docker-init ] || command -v tini >/dev/null || missing="$$missing tini"; \
+	  command -v tini >/dev/null || missing="$$missing tini"; \
+	  command -v s6-svscan >/dev/null || missing="$$missing s6"; \
+	  command -v cc >/dev/null || missing="$$missing gcc libc6-dev"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  fi
-	$(GO) run ./bench/compare -root $(CURDIR) $(BENCHFLAGS)
+
+bin/bench-%: bench/baseline/%.c
+	@mkdir -p bin
+	cc -O2 -Wall -Wextra -o $@ $<
 
 ## deps: install what the tests need beyond Go (Debian packages).
 deps:

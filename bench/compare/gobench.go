@@ -68,7 +68,7 @@ func (b *bench) goBench(ctx context.Context) (string, error) {
 	if len(pkgs) == 0 {
 		return "## 7. Go micro-benchmarks\n\nNone found.\n", nil
 	}
-	args := append([]string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-count", strconv.Itoa(b.goCount)}, pkgs...)
+	args := append([]string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", b.goBenchtime, "-count", strconv.Itoa(b.goCount)}, pkgs...)
 	progress("go %s", strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = b.root

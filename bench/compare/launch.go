@@ -20,10 +20,12 @@ import (
 const nsinitArg = "-nsinit-helper"
 
 // nsinit runs as the first process of a fresh PID and mount namespace. It
-// makes the mounts private, mounts the new namespace's /proc, writes the
-// CLOCK_MONOTONIC time to fd 3 and execs argv, which so becomes PID 1 (exec
-// keeps the pid). The time lets the benchmark start its clocks at the exec of
-// the program measured rather than at the fork of this helper.
+// makes the mounts private, mounts the new namespace's /proc, says so on
+// fd 3, waits for the benchmark to close fd 4 (so that the benchmark can
+// get ready to watch the namespace first), writes the CLOCK_MONOTONIC time
+// to fd 3 and execs argv, which so becomes PID 1 (exec keeps the pid). The
+// time lets the benchmark start its clocks at the exec of the program
+// measured rather than at the fork of this helper.
 func nsinit(argv []string) {
 	if len(argv) == 0 {
 		fmt.Fprintln(os.Stderr, "nsinit: no command")
@@ -37,7 +39,10 @@ func nsinit(argv []string) {
 		fmt.Fprintln(os.Stderr, "nsinit: mount /proc:", err)
 		os.Exit(1)
 	}
-	clock := os.NewFile(3, "clock")
+	clock, goAhead := os.NewFile(3, "clock"), os.NewFile(4, "go-ahead")
+	fmt.Fprintln(clock, "ready")
+	_, _ = goAhead.Read(make([]byte, 1)) // EOF once the benchmark is ready
+	goAhead.Close()
 	fmt.Fprintln(clock, int64(monotonic()))
 	clock.Close()
 	err := syscall.Exec(argv[0], argv, os.Environ())
@@ -60,6 +65,7 @@ type proc struct {
 	name  string
 	pid   int           // as this benchmark sees it
 	exec  time.Duration // monotonic time at which the measured program was exec'd (namespaced processes)
+	ended time.Duration // monotonic time at which its wait returned (for a namespace's PID 1: the namespace is empty)
 	log   string        // its stdout and stderr, for error messages
 	cmd   *exec.Cmd
 	done  chan struct{} // closed once it has exited and been waited for
@@ -78,6 +84,13 @@ var live = struct {
 // process of the namespace, which is how stop cleans up; PR_SET_PDEATHSIG
 // does the same if the benchmark itself dies.
 func startInNamespace(name string, argv []string, logPath string) (*proc, error) {
+	return startInNamespaceReady(name, argv, logPath, nil)
+}
+
+// startInNamespaceReady is startInNamespace that calls ready, when not nil,
+// once the namespace exists and before argv is exec'd in it: to watch the
+// namespace's execs from the first.
+func startInNamespaceReady(name string, argv []string, logPath string, ready func(*proc) error) (*proc, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -92,19 +105,38 @@ func startInNamespace(name string, argv []string, logPath string) (*proc, error)
 		return nil, err
 	}
 	defer r.Close()
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	defer goW.Close()
 	cmd := exec.Command(self, append([]string{nsinitArg}, argv...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{w}
+	cmd.ExtraFiles = []*os.File{w, goR}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS,
 		Pdeathsig:  syscall.SIGKILL,
 	}
 	p, err := track(name, cmd, logPath)
 	w.Close()
+	goR.Close()
 	if err != nil {
 		return nil, err
 	}
-	line, err := readLine(r, 10*time.Second)
+	lines := bufio.NewReader(r)
+	if line, err := readLine(r, lines, 10*time.Second); err != nil || line != "ready" {
+		p.stop()
+		return nil, fmt.Errorf("start %s: namespace helper: %q, %v%s", name, line, err, p.logTail())
+	}
+	if ready != nil {
+		if err := ready(p); err != nil {
+			p.stop()
+			return nil, err
+		}
+	}
+	goW.Close()
+	line, err := readLine(r, lines, 10*time.Second)
 	if err != nil {
 		p.stop()
 		return nil, fmt.Errorf("start %s: namespace helper: %w%s", name, err, p.logTail())
@@ -118,12 +150,12 @@ func startInNamespace(name string, argv []string, logPath string) (*proc, error)
 	return p, nil
 }
 
-// readLine reads one line from r within d.
-func readLine(r *os.File, d time.Duration) (string, error) {
+// readLine reads one line from lines, which reads r, within d.
+func readLine(r *os.File, lines *bufio.Reader, d time.Duration) (string, error) {
 	if err := r.SetReadDeadline(time.Now().Add(d)); err != nil {
 		return "", err
 	}
-	line, err := bufio.NewReader(r).ReadString('\n')
+	line, err := lines.ReadString('\n')
 	if err != nil {
 		return "", fmt.Errorf("no start time: %w", err)
 	}
@@ -141,6 +173,7 @@ func track(name string, cmd *exec.Cmd, logPath string) (*proc, error) {
 	live.Unlock()
 	go func() {
 		_ = cmd.Wait()
+		p.ended = monotonic()
 		p.state = cmd.ProcessState
 		live.Lock()
 		delete(live.procs, p)

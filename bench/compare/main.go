@@ -31,23 +31,38 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-// bench holds the tools measured and how much to measure.
+// bench holds the tools measured, how much to measure, and the targets
+// checked along the way.
 type bench struct {
 	root                       string // the repository
 	taskmasterd, taskmasterctl string
 	tini                       string
 	supervisord, supervisorctl string
+	s6svscan                   string
+	spawnloop                  string // the C baseline: posix_spawn N processes (bench/baseline)
+	orphanStorm                string // the C orphan maker (bench/baseline)
 	tmp                        string
+	svg                        string // where to write the spawn chart; empty: nowhere
 
-	idleRuns       int
-	settle, window time.Duration
-	orphanRuns     int
-	orphanCount    int
-	startRuns      int
-	singleRuns     int
-	ctlRuns        int
-	rpcRuns        int
-	goCount        int
+	runs        int   // fresh starts per contender for the per-run sections
+	spawnNs     []int // instance counts of the spawn and stop sections
+	crashes     int   // restart latency: crashes per contender
+	ctlProcs    int   // control: processes the supervisors run
+	ctlRuns     int   // control: CLI runs per contender
+	rpcRuns     int   // control: bare requests on fresh connections per contender
+	throughput  time.Duration
+	clients     []int // control: concurrent protocol clients
+	orphanCount int
+	footprintN  int           // footprint: processes of the big setup
+	idleProcs   int           // footprint: processes during the idle window
+	settle      time.Duration // footprint: before the idle window
+	window      time.Duration // footprint: the idle window
+	outputBytes int64         // output throughput: bytes the job writes
+	singleRuns  int
+	goCount     int
+	goBenchtime string
+
+	targets []target // filled in by the sections, printed at the top
 }
 
 // section is one measurement of the report.
@@ -57,11 +72,14 @@ type section struct {
 }
 
 var sections = []section{
-	{"idle", (*bench).idle}, // sections 1 and 2: idle wakeups and memory
-	{"orphans", (*bench).orphans},
-	{"start", (*bench).startup},
-	{"single", (*bench).single},
+	{"spawn", (*bench).spawn},
+	{"stop", (*bench).stopSection},
+	{"restart", (*bench).restart},
 	{"control", (*bench).control},
+	{"reap", (*bench).reap},
+	{"footprint", (*bench).footprint},
+	{"output", (*bench).output},
+	{"single", (*bench).single},
 	{"go", (*bench).goBench},
 }
 
@@ -85,9 +103,13 @@ func parseFlags(args []string) (*bench, *options, error) {
 	fs.StringVar(&b.root, "root", ".", "the repository (for the Go micro-benchmarks and the default binaries)")
 	fs.StringVar(&b.taskmasterd, "taskmasterd", "", "taskmasterd binary (default ROOT/bin/taskmasterd)")
 	fs.StringVar(&b.taskmasterctl, "taskmasterctl", "", "taskmasterctl binary (default ROOT/bin/taskmasterctl)")
-	fs.StringVar(&b.tini, "tini", "", "tini binary (default /usr/bin/docker-init, else tini in PATH)")
+	fs.StringVar(&b.tini, "tini", "", "tini binary (default tini from PATH, else /usr/bin/docker-init)")
 	fs.StringVar(&b.supervisord, "supervisord", "", "supervisord (default from PATH)")
 	fs.StringVar(&b.supervisorctl, "supervisorctl", "", "supervisorctl (default from PATH)")
+	fs.StringVar(&b.s6svscan, "s6-svscan", "", "s6-svscan (default from PATH)")
+	fs.StringVar(&b.spawnloop, "spawnloop", "", "the C spawn baseline (default ROOT/bin/bench-spawnloop)")
+	fs.StringVar(&b.orphanStorm, "orphanstorm", "", "the C orphan maker (default ROOT/bin/bench-orphanstorm)")
+	fs.StringVar(&b.svg, "svg", "", "write the spawn chart (SVG) to this file")
 	fs.StringVar(&o.only, "only", "", "comma-separated sections to run: "+sectionNames())
 	fs.BoolVar(&o.quick, "quick", false, "few, short runs: to check the benchmark itself, not for numbers")
 	fs.StringVar(&o.out, "o", "", "also write the report to this file")
@@ -157,9 +179,9 @@ func run(args []string) int {
 
 // report runs the sections and returns the markdown report, and whether a
 // section failed. A failed section is reported and the others still run.
+// The targets the sections checked come first, after the machine.
 func (b *bench) report(ctx context.Context, todo []section, quick bool) (string, bool) {
-	var report strings.Builder
-	report.WriteString(b.header(quick))
+	var body strings.Builder
 	failed := false
 	for _, s := range todo {
 		load := loadAverage()
@@ -172,29 +194,39 @@ func (b *bench) report(ctx context.Context, todo []section, quick bool) (string,
 			progress("%s: FAILED: %v", s.name, err)
 			text = fmt.Sprintf("## %s\n\n**failed**: %v\n", s.name, err)
 		}
-		report.WriteString("\n" + text)
-		fmt.Fprintf(&report, "\n_Load average (1, 5, 15 min) before: %s; after: %s._\n", load, loadAverage())
+		body.WriteString("\n" + text)
+		fmt.Fprintf(&body, "\n_Load average (1, 5, 15 min) before: %s; after: %s._\n", load, loadAverage())
 	}
-	fmt.Fprintf(&report, "\nLoad average at the end: %s; the whole run took %.0f s.\n", loadAverage(), time.Since(started).Seconds())
-	return report.String(), failed
+	fmt.Fprintf(&body, "\nLoad average at the end: %s; the whole run took %.0f s.\n", loadAverage(), time.Since(started).Seconds())
+	return b.header(quick) + "\n" + b.targetTable() + body.String(), failed
 }
 
 // defaults sets how much to measure: enough repetitions for a median and a
-// spread, within about three minutes in all.
+// spread. -quick measures little of everything, to check the suite itself.
 func (b *bench) defaults(quick bool) {
-	b.idleRuns, b.settle, b.window = 3, 3*time.Second, 10*time.Second
-	b.orphanRuns, b.orphanCount = 5, 2000
-	b.startRuns = 5
+	b.runs = 5
+	b.spawnNs = []int{10, 100, 500, 1000}
+	b.crashes = 200
+	b.ctlProcs, b.ctlRuns, b.rpcRuns = 200, 100, 500
+	b.throughput, b.clients = 3*time.Second, []int{1, 16, 64}
+	b.orphanCount = 10000
+	b.footprintN, b.idleProcs = 500, 200
+	b.settle, b.window = 3*time.Second, 60*time.Second
+	b.outputBytes = 1 << 30
 	b.singleRuns = 200
-	b.ctlRuns, b.rpcRuns = 100, 500
-	b.goCount = 3
+	b.goCount, b.goBenchtime = 3, "1s"
 	if quick {
-		b.idleRuns, b.settle, b.window = 1, time.Second, 3*time.Second
-		b.orphanRuns, b.orphanCount = 1, 500
-		b.startRuns = 1
+		b.runs = 1
+		b.spawnNs = []int{10, 100}
+		b.crashes = 20
+		b.ctlProcs, b.ctlRuns, b.rpcRuns = 20, 5, 20
+		b.throughput, b.clients = 300*time.Millisecond, []int{1, 16}
+		b.orphanCount = 1000
+		b.footprintN, b.idleProcs = 100, 20
+		b.settle, b.window = time.Second, 3*time.Second
+		b.outputBytes = 64 << 20
 		b.singleRuns = 20
-		b.ctlRuns, b.rpcRuns = 5, 20
-		b.goCount = 1
+		b.goCount, b.goBenchtime = 1, "100x"
 	}
 }
 
@@ -216,9 +248,9 @@ func (b *bench) resolve() error {
 		b.taskmasterctl = filepath.Join(root, "bin", "taskmasterctl")
 	}
 	if b.tini == "" {
-		b.tini = "/usr/bin/docker-init"
-		if _, err := os.Stat(b.tini); err != nil {
-			b.tini = "tini"
+		b.tini = "tini"
+		if _, err := exec.LookPath(b.tini); err != nil {
+			b.tini = "/usr/bin/docker-init" // Docker's docker-init is tini
 		}
 	}
 	if b.supervisord == "" {
@@ -227,10 +259,19 @@ func (b *bench) resolve() error {
 	if b.supervisorctl == "" {
 		b.supervisorctl = "supervisorctl"
 	}
-	for _, p := range []*string{&b.taskmasterd, &b.taskmasterctl, &b.tini, &b.supervisord, &b.supervisorctl} {
+	if b.s6svscan == "" {
+		b.s6svscan = "s6-svscan"
+	}
+	if b.spawnloop == "" {
+		b.spawnloop = filepath.Join(root, "bin", "bench-spawnloop")
+	}
+	if b.orphanStorm == "" {
+		b.orphanStorm = filepath.Join(root, "bin", "bench-orphanstorm")
+	}
+	for _, p := range []*string{&b.taskmasterd, &b.taskmasterctl, &b.tini, &b.supervisord, &b.supervisorctl, &b.s6svscan, &b.spawnloop, &b.orphanStorm} {
 		path, err := exec.LookPath(*p)
 		if err != nil {
-			return fmt.Errorf("%s: %w (make bench builds taskmaster and installs supervisor)", *p, err)
+			return fmt.Errorf("%s: %w (make bench builds taskmaster and the baselines and installs supervisor, tini and s6)", *p, err)
 		}
 		if path, err = filepath.Abs(path); err != nil {
 			return err

@@ -20,12 +20,12 @@ import (
 // connection from Go (b.rpcRuns each), which leaves out the client's own
 // start-up. The two supervisors run at the same time and are asked in turn.
 func (b *bench) control(ctx context.Context) (string, error) {
-	tm, err := b.startTaskmasterd("taskmasterd", tenTaskmasterdJobs())
+	tm, err := b.startTaskmasterd("taskmasterd", taskmasterdJobs(10, 1, ""), nil)
 	if err != nil {
 		return "", err
 	}
 	defer tm.stop()
-	sd, err := b.startSupervisord("supervisord", tenSupervisordPrograms())
+	sd, err := b.startSupervisord("supervisord", supervisordPrograms(10, 1, ""), nil)
 	if err != nil {
 		return "", err
 	}

@@ -23,8 +23,9 @@ type supervisor struct {
 }
 
 // startTaskmasterd starts taskmasterd on a job directory holding files,
-// each "NAME.tm.json": body, and listening on a free loopback port.
-func (b *bench) startTaskmasterd(name string, files map[string]string) (*supervisor, error) {
+// each "NAME.tm.json": body, and listening on a free loopback port. ready,
+// if not nil, runs before taskmasterd is exec'd (startInNamespaceReady).
+func (b *bench) startTaskmasterd(name string, files map[string]string, ready func(*proc) error) (*supervisor, error) {
 	dir, err := os.MkdirTemp(b.tmp, "taskmasterd-")
 	if err != nil {
 		return nil, err
@@ -42,18 +43,20 @@ func (b *bench) startTaskmasterd(name string, files map[string]string) (*supervi
 	if err != nil {
 		return nil, err
 	}
-	p, err := startInNamespace(name, []string{b.taskmasterd, "-jobs", jobs, "-listen", addr}, filepath.Join(dir, "log"))
+	p, err := startInNamespaceReady(name, []string{b.taskmasterd, "-jobs", jobs, "-listen", addr}, filepath.Join(dir, "log"), ready)
 	if err != nil {
 		return nil, err
 	}
 	return &supervisor{proc: p, addr: addr, ctl: []string{b.taskmasterctl, "-addr", addr, "status"}}, nil
 }
 
-// tenTaskmasterdJobs are ten job files of one sleeping process each.
-func tenTaskmasterdJobs() map[string]string {
+// taskmasterdJobs are jobs job files of procs sleeping instances each,
+// named s00, s01, ...; extra is added to each file's object, e.g.
+// `,"starttime":0`.
+func taskmasterdJobs(jobs, procs int, extra string) map[string]string {
 	files := map[string]string{}
-	for i := range 10 {
-		files[fmt.Sprintf("s%d", i)] = fmt.Sprintf(`{"cmd":%q}`, sleeper)
+	for i := range jobs {
+		files[fmt.Sprintf("s%02d", i)] = fmt.Sprintf(`{"cmd":%q,"numprocs":%d%s}`, sleeper, procs, extra)
 	}
 	return files
 }
@@ -61,8 +64,10 @@ func tenTaskmasterdJobs() map[string]string {
 // startSupervisord starts supervisord with programs (its [program:x]
 // sections) and an XML-RPC unix socket. Everything else is supervisord's
 // default, as taskmasterd's job files are taskmasterd's defaults: output is
-// captured in log files (taskmasterd copies it to its console).
-func (b *bench) startSupervisord(name, programs string) (*supervisor, error) {
+// captured in log files (taskmasterd copies it to its console), but for
+// minfds, which supervisord needs raised to run more than about 300
+// processes (three pipes each). ready is as for startTaskmasterd.
+func (b *bench) startSupervisord(name, programs string, ready func(*proc) error) (*supervisor, error) {
 	dir, err := os.MkdirTemp(b.tmp, "supervisord-")
 	if err != nil {
 		return nil, err
@@ -74,6 +79,7 @@ file=%[1]s/sock
 
 [supervisord]
 nodaemon=true
+minfds=16384
 logfile=%[1]s/supervisord.log
 pidfile=%[1]s/supervisord.pid
 childlogdir=%[1]s
@@ -88,18 +94,24 @@ serverurl=unix://%[1]s/sock
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		return nil, err
 	}
-	p, err := startInNamespace(name, []string{b.supervisord, "-c", conf}, filepath.Join(dir, "log"))
+	p, err := startInNamespaceReady(name, []string{b.supervisord, "-c", conf}, filepath.Join(dir, "log"), ready)
 	if err != nil {
 		return nil, err
 	}
 	return &supervisor{proc: p, sock: sock, ctl: []string{b.supervisorctl, "-c", conf, "status"}}, nil
 }
 
-// tenSupervisordPrograms are ten programs of one sleeping process each.
-func tenSupervisordPrograms() string {
+// supervisordPrograms are the supervisord programs equivalent to
+// taskmasterdJobs(jobs, procs, ...): extra lines are added to each
+// section, e.g. "startsecs=0\n".
+func supervisordPrograms(jobs, procs int, extra string) string {
 	var sb strings.Builder
-	for i := range 10 {
-		fmt.Fprintf(&sb, "[program:s%d]\ncommand=%s\n\n", i, sleeper)
+	for i := range jobs {
+		fmt.Fprintf(&sb, "[program:s%02d]\ncommand=%s\n", i, sleeper)
+		if procs != 1 {
+			fmt.Fprintf(&sb, "numprocs=%d\nprocess_name=%%(program_name)s_%%(process_num)04d\n", procs)
+		}
+		sb.WriteString(extra + "\n")
 	}
 	return sb.String()
 }

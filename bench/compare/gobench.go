@@ -66,7 +66,7 @@ func (b *bench) goBench(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if len(pkgs) == 0 {
-		return "## 7. Go micro-benchmarks\n\nNone found.\n", nil
+		return "## 9. Go micro-benchmarks\n\nNone found.\n", nil
 	}
 	args := append([]string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", b.goBenchtime, "-count", strconv.Itoa(b.goCount)}, pkgs...)
 	progress("go %s", strings.Join(args, " "))
@@ -88,7 +88,7 @@ func (b *bench) goBench(ctx context.Context) (string, error) {
 		byName[key] = append(byName[key], l)
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "## 7. Go micro-benchmarks\n\n")
+	fmt.Fprintf(&sb, "## 9. Go micro-benchmarks\n\n")
 	fmt.Fprintf(&sb, "`go %s` (from the repository root). Median (min–max) of the %d counts.\n\n", strings.Join(args, " "), b.goCount)
 	fmt.Fprintf(&sb, "| package | benchmark | ns/op | MB/s | B/op | allocs/op |\n|---|---|---|---|---|---|\n")
 	for _, key := range order {

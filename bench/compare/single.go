@@ -45,7 +45,7 @@ func (b *bench) single(ctx context.Context) (string, error) {
 	}
 
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "## 5. Single-command overhead\n\n")
+	fmt.Fprintf(&sb, "## 8. Single-command overhead\n\n")
 	fmt.Fprintf(&sb, "Wall time of fork, exec and wait of each command line from Go, %d runs of each, interleaved. The inits run as subreapers (not PID 1). Median (p10–p90) and min, in ms; overhead is the median minus the median of `/bin/true` alone. The last two rows break taskmasterd's time down: `-version` is its start-up and exit alone (Go runtime, package init, the self re-exec that turns async preemption off), and with `GODEBUG=asyncpreemptoff=1` already in the environment the re-exec is skipped.\n\n", b.singleRuns)
 	fmt.Fprintf(&sb, "| command | median (p10–p90) ms | min ms | overhead ms |\n|---|---|---|---|\n")
 	base := summarize(ms(times[0])).median

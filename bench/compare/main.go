@@ -218,7 +218,7 @@ func (b *bench) defaults(quick bool) {
 	if quick {
 		b.runs = 1
 		b.spawnNs = []int{10, 100}
-		b.crashes = 20
+		b.crashes = 10
 		b.ctlProcs, b.ctlRuns, b.rpcRuns = 20, 5, 20
 		b.throughput, b.clients = 300*time.Millisecond, []int{1, 16}
 		b.orphanCount = 1000

@@ -1,5 +1,177 @@
 package main
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
 
-func (b *bench) spawn(ctx context.Context) (string, error) { return "## 1. Spawn\n\nTODO\n", nil }
+// contender is one program measured, started afresh as PID 1 of its own
+// PID namespace with n sleeping processes to run. ready is passed on to
+// startInNamespaceReady.
+type contender struct {
+	name  string
+	start func(n int, ready func(*proc) error) (*proc, error)
+}
+
+// spawnContenders are the programs the spawn section compares: the two
+// supervisors, and the raw posix_spawn loop that shows the kernel's own
+// limit.
+func (b *bench) spawnContenders() []contender {
+	return []contender{
+		{"taskmasterd", func(n int, ready func(*proc) error) (*proc, error) {
+			return procOf(b.startTaskmasterd("taskmasterd", taskmasterdJobs(1, n, `,"starttime":0`), ready))
+		}},
+		{"supervisord", func(n int, ready func(*proc) error) (*proc, error) {
+			return procOf(b.startSupervisord("supervisord", supervisordPrograms(1, n, "startsecs=0\n"), ready))
+		}},
+		{"raw posix_spawn loop", func(n int, ready func(*proc) error) (*proc, error) {
+			argv := append([]string{b.spawnloop, strconv.Itoa(n)}, strings.Fields(sleeper)...)
+			return startInNamespaceReady("spawnloop", argv, filepath.Join(b.tmp, "spawnloop.log"), ready)
+		}},
+	}
+}
+
+func procOf(s *supervisor, err error) (*proc, error) {
+	if err != nil {
+		return nil, err
+	}
+	return s.proc, nil
+}
+
+// spawn measures, for each N, the time from the exec of each contender
+// until its N instances have all exec'd sleep, as the kernel's process
+// events connector timestamps the execs.
+func (b *bench) spawn(ctx context.Context) (string, error) {
+	contenders := b.spawnContenders()
+	// times[n][c] are the runs' times in ms.
+	times := make(map[int][][]float64)
+	for _, n := range b.spawnNs {
+		times[n] = make([][]float64, len(contenders))
+		for run := range b.runs {
+			for k := range contenders {
+				i := (run + k) % len(contenders) // alternate who goes first
+				progress("spawn: N=%d, run %d of %d, %s", n, run+1, b.runs, contenders[i].name)
+				d, err := b.spawnRun(ctx, contenders[i], n)
+				if err != nil {
+					return "", err
+				}
+				times[n][i] = append(times[n][i], ms([]time.Duration{d})[0])
+			}
+		}
+	}
+	text := b.spawnReport(contenders, times)
+	if b.svg != "" {
+		if err := writeSpawnChart(b.svg, contenders, b.spawnNs, times); err != nil {
+			return "", err
+		}
+		progress("spawn: chart written to %s", b.svg)
+	}
+	return text, nil
+}
+
+// spawnRun starts c with n instances and returns how long after its exec
+// the last of them exec'd sleep.
+func (b *bench) spawnRun(ctx context.Context, c contender, n int) (time.Duration, error) {
+	events, err := procEventsListener()
+	if err != nil {
+		return 0, err
+	}
+	var w *execWatch
+	p, err := c.start(n, func(p *proc) (err error) {
+		w, err = events.watch(p)
+		return err
+	})
+	if err != nil {
+		if w != nil {
+			w.close()
+		}
+		return 0, err
+	}
+	defer p.stop()
+	defer w.close()
+	deadline := time.Now().Add(120 * time.Second)
+	var last execEvent
+	for range n {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		if last, err = w.next(p, "sleep", deadline); err != nil {
+			return 0, fmt.Errorf("%s, N=%d: %w", c.name, n, err)
+		}
+	}
+	if err := w.err(); err != nil {
+		return 0, err
+	}
+	return last.at - p.exec, nil
+}
+
+// spawnReport is the section's text: a table per contender and N, the
+// ratios, and the targets checked.
+func (b *bench) spawnReport(contenders []contender, times map[int][][]float64) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "## 1. Spawn\n\n")
+	fmt.Fprintf(&sb, "Time from the exec of the supervisor (PID 1 of a fresh PID namespace) until all N instances of `%s` have exec'd `sleep`, as timestamped by the kernel's process events connector. taskmasterd runs one job file `{\"cmd\": ..., \"numprocs\": N, \"starttime\": 0}`, supervisord one `[program:x]` with `numprocs=N`, `startsecs=0`; the raw loop is `bench-spawnloop` (bench/baseline/spawnloop.c), a C program that calls `posix_spawn` N times with nothing around it: no pipes, no state, the kernel's own limit. Each supervisor's own start-up is included (Go runtime and taskmasterd's self re-exec; Python and supervisord's first 1 s poll). Median (min–max) of %d runs in ms, contenders alternating; ratios of medians.\n\n", sleeper, b.runs)
+	sb.WriteString("| N |")
+	for _, c := range contenders {
+		fmt.Fprintf(&sb, " %s ms |", c.name)
+	}
+	sb.WriteString(" taskmasterd / raw | supervisord / taskmasterd |\n|---|")
+	sb.WriteString(strings.Repeat("---|", len(contenders)+2) + "\n")
+	for _, n := range b.spawnNs {
+		fmt.Fprintf(&sb, "| %d |", n)
+		for i := range contenders {
+			fmt.Fprintf(&sb, " %s |", summarize(times[n][i]).medianRange())
+		}
+		tm, sd, raw := summarize(times[n][0]).median, summarize(times[n][1]).median, summarize(times[n][2]).median
+		overRaw, sdOverTm := ratio(tm, raw), ratio(sd, tm)
+		fmt.Fprintf(&sb, " %.2fx | %.1fx |\n", overRaw, sdOverTm)
+		b.check(fmt.Sprintf("spawn within 1.5x of the raw loop, N=%d", n), overRaw <= 1.5,
+			"%.2fx (%s ms against %s ms)", overRaw, num(tm), num(raw))
+		b.check(fmt.Sprintf("spawn at least 10x faster than supervisord, N=%d", n), sdOverTm >= 10,
+			"%.1fx (%s ms against %s ms)", sdOverTm, num(tm), num(sd))
+	}
+	if len(b.spawnNs) >= 2 {
+		sb.WriteString("\nCost of each further instance, from the two largest N ((t(N₂) − t(N₁)) / (N₂ − N₁)), which leaves the fixed start-up cost out:\n\n| contender | µs per instance |\n|---|---|\n")
+		n1, n2 := b.spawnNs[len(b.spawnNs)-2], b.spawnNs[len(b.spawnNs)-1]
+		for i, c := range contenders {
+			d := (summarize(times[n2][i]).median - summarize(times[n1][i]).median) / float64(n2-n1)
+			fmt.Fprintf(&sb, "| %s | %s |\n", c.name, num(d*1000))
+		}
+	}
+	if b.svg != "" {
+		fmt.Fprintf(&sb, "\nChart: [%s](%s).\n", filepath.Base(b.svg), filepath.Base(b.svg))
+	}
+	return sb.String()
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory, synced and renamed over path, so that a reader never sees half
+// a file.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

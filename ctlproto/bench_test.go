@@ -2,6 +2,7 @@ package ctlproto
 
 import (
 	"context"
+	"net"
 	"testing"
 )
 
@@ -44,4 +45,41 @@ func BenchmarkRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkPeerUID compares the two ways of finding who owns the other end
+// of a loopback connection: the kernel's socket diagnostics (one socket,
+// by its addresses) and the /proc/net tables (every TCP socket, printed).
+func BenchmarkPeerUID(b *testing.B) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	client, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Close()
+	server, err := l.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer server.Close()
+	local, _ := addrPort(server.LocalAddr())
+	remote, _ := addrPort(server.RemoteAddr())
+	b.Run("sockdiag", func(b *testing.B) {
+		for b.Loop() {
+			if _, found, err := diagSocketUID(remote, local); err != nil || !found {
+				b.Fatal("not found", err)
+			}
+		}
+	})
+	b.Run("procnet", func(b *testing.B) {
+		for b.Loop() {
+			if _, found := procPeerUID(local, remote); !found {
+				b.Fatal("not found")
+			}
+		}
+	})
 }

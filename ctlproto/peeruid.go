@@ -17,15 +17,29 @@ var procNetTCP = []string{"/proc/net/tcp", "/proc/net/tcp6"}
 
 // localPeerUID returns the uid that owns the other end of nc when that end
 // is a socket of this machine (of this network namespace), and false when
-// the peer is elsewhere. TCP has no SO_PEERCRED, but the kernel's socket
-// table shows the owner of every local socket: the peer's socket is the one
-// whose local address is nc's remote address and the other way round.
+// the peer is elsewhere. TCP has no SO_PEERCRED, but the kernel knows the
+// owner of every local socket: the peer's socket is the one whose local
+// address is nc's remote address and the other way round. The kernel's
+// socket diagnostics find it at once; when they cannot answer, the tables
+// of /proc/net are searched.
 func localPeerUID(nc net.Conn) (uint32, bool) {
 	local, ok1 := addrPort(nc.LocalAddr())
 	remote, ok2 := addrPort(nc.RemoteAddr())
 	if !ok1 || !ok2 {
 		return 0, false
 	}
+	if uid, found, err := socketDiagnostics(remote, local); err == nil {
+		return uid, found
+	}
+	return procPeerUID(local, remote)
+}
+
+// socketDiagnostics is diagSocketUID; tests replace it to take the
+// fallback's path.
+var socketDiagnostics = diagSocketUID
+
+// procPeerUID is localPeerUID by searching /proc/net/tcp and tcp6.
+func procPeerUID(local, remote netip.AddrPort) (uint32, bool) {
 	for _, table := range procNetTCP {
 		if uid, ok := findSocketUID(table, remote, local); ok {
 			return uid, true

@@ -95,9 +95,10 @@ func TestFindSocketUIDSkipsClosedSockets(t *testing.T) {
 // A peer of this machine whose socket cannot be found (it closed before
 // the check) is refused: the check fails closed.
 func TestLocalUsersFailsClosed(t *testing.T) {
-	saved := procNetTCP
+	saved, savedDiag := procNetTCP, socketDiagnostics
 	procNetTCP = []string{filepath.Join(t.TempDir(), "no-such-table")}
-	t.Cleanup(func() { procNetTCP = saved })
+	socketDiagnostics = func(netip.AddrPort, netip.AddrPort) (uint32, bool, error) { return 0, false, errDiagUnknown }
+	t.Cleanup(func() { procNetTCP, socketDiagnostics = saved, savedDiag })
 	addr := startServer(t, &Server{Handler: &fakeHandler{}, LocalUsers: []uint32{uint32(os.Geteuid())}})
 	nc := dialRaw(t, addr)
 	nc.SetDeadline(time.Now().Add(10 * time.Second))

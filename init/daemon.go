@@ -40,6 +40,7 @@ type daemon struct {
 	reaper *reaper.Reaper
 	sup    *jobs.Supervisor
 	files  *output.FileSet
+	poller *output.Poller // reads the jobs' output pipes
 	watch  *dirwatch.Watcher
 	ctl    *controlServer
 
@@ -57,6 +58,7 @@ type daemon struct {
 // Run runs taskmasterd until it shuts down, and returns its exit code.
 // sigs must come from CatchSignals, called before anything else.
 func Run(cfg Config, sigs *Signals) int {
+	tuneGC()
 	d := &daemon{
 		cfg: cfg, sigs: sigs, log: cfg.Logger,
 		hurry: make(chan struct{}), finished: make(chan int, 1),
@@ -64,6 +66,7 @@ func Run(cfg Config, sigs *Signals) int {
 	ctx, stop := context.WithCancel(context.Background())
 	defer d.running.Wait()
 	defer stop()
+	defer d.closePoller()
 	if err := d.start(ctx); err != nil {
 		d.log.Error("cannot start", "err", err)
 		return ExitError
@@ -78,6 +81,11 @@ func (d *daemon) start(ctx context.Context) error {
 	reaped, unsubscribe := d.reaper.Subscribe()
 	context.AfterFunc(ctx, unsubscribe)
 	d.files = output.NewFileSet(d.log)
+	poller, err := output.NewPoller()
+	if err != nil {
+		return err
+	}
+	d.poller = poller
 	d.sup = jobs.New(jobs.Config{
 		Dir: d.cfg.JobsDir,
 		Starter: jobs.NewStarter(jobs.StarterConfig{
@@ -86,6 +94,7 @@ func (d *daemon) start(ctx context.Context) error {
 			Stdout: output.NewConsole(os.Stdout),
 			Stderr: output.NewConsole(os.Stderr),
 			Files:  d.files,
+			Poller: d.poller,
 			Logger: d.log,
 		}),
 		Reaped: reaped,
@@ -111,6 +120,15 @@ func (d *daemon) start(ctx context.Context) error {
 
 // reapOnSIGCHLD reaps on every SIGCHLD, and once at the start for children
 // that ended before the signal was caught (orphans inherited at exec).
+// closePoller ends what is left of the jobs' output once taskmasterd is
+// done: by then the processes are gone, and their pipes with them, unless a
+// process outside taskmasterd's reach holds one.
+func (d *daemon) closePoller() {
+	if d.poller != nil {
+		_ = d.poller.Close()
+	}
+}
+
 func (d *daemon) reapOnSIGCHLD(ctx context.Context) {
 	d.reaper.Reap()
 	for {

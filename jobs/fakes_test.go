@@ -132,12 +132,12 @@ func (rt *fakeRT) changed(*instance, State) {}
 func (rt *fakeRT) mayRestart(*instance) bool { return !rt.stopping }
 
 // fakeStarter stands in for real processes in supervisor tests: each start
-// gets a pid and an exit channel the test controls.
+// gets a pid, and the test decides when it exits.
 type fakeStarter struct {
 	mu       sync.Mutex
 	nextPid  int
-	procs    map[int]chan reaper.Exit
-	started  []string // instance names, in start order
+	procs    map[int]func(reaper.Exit) // the onExit of each live process
+	started  []string                  // instance names, in start order
 	fail     map[string]error
 	signals  []sent
 	ignoring map[int]bool
@@ -145,31 +145,30 @@ type fakeStarter struct {
 
 func newFakeStarter() *fakeStarter {
 	return &fakeStarter{
-		nextPid: 1000, procs: map[int]chan reaper.Exit{}, fail: map[string]error{}, ignoring: map[int]bool{},
+		nextPid: 1000, procs: map[int]func(reaper.Exit){}, fail: map[string]error{}, ignoring: map[int]bool{},
 	}
 }
 
-func (f *fakeStarter) Start(p *Proc) (int, <-chan reaper.Exit, error) {
+func (f *fakeStarter) Start(p *Proc, onExit func(reaper.Exit)) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail[p.Spec.Name]; err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	f.nextPid++
-	ch := make(chan reaper.Exit, 1)
-	f.procs[f.nextPid] = ch
+	f.procs[f.nextPid] = onExit
 	f.started = append(f.started, p.Name)
-	return f.nextPid, ch, nil
+	return f.nextPid, nil
 }
 
 // exit makes process pid end with ws.
 func (f *fakeStarter) exit(pid int, ws syscall.WaitStatus) {
 	f.mu.Lock()
-	ch := f.procs[pid]
+	onExit := f.procs[pid]
 	delete(f.procs, pid)
 	f.mu.Unlock()
-	if ch != nil {
-		ch <- reaper.Exit{Pid: pid, Status: ws}
+	if onExit != nil {
+		onExit(reaper.Exit{Pid: pid, Status: ws})
 	}
 }
 

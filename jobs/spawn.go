@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -17,10 +18,11 @@ import (
 	"github.com/taskmaster/taskmaster/reexec"
 )
 
-// Forker forks and execs a program and reports its exit; *reaper.Reaper is
-// the one taskmasterd uses, so that no exit escapes the single reaper.
+// Forker forks and execs a program and reports its exit to onExit;
+// *reaper.Reaper is the one taskmasterd uses, so that no exit escapes the
+// single reaper.
 type Forker interface {
-	ForkExec(argv0 string, argv []string, attr *syscall.ProcAttr) (int, <-chan reaper.Exit, error)
+	ForkExec(argv0 string, argv []string, attr *syscall.ProcAttr, onExit func(reaper.Exit)) (int, error)
 }
 
 // Proc is what a Starter needs to start the process of one instance.
@@ -39,6 +41,7 @@ type StarterConfig struct {
 	Stdout *output.Console // taskmasterd's stdout, for console output
 	Stderr *output.Console // taskmasterd's stderr
 	Files  *output.FileSet // log files, shared by path
+	Poller *output.Poller  // pumps the output pipes; nil: the starter makes its own on the first start
 	Logger *slog.Logger
 }
 
@@ -47,27 +50,36 @@ func NewStarter(cfg StarterConfig) Starter {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &starter{cfg: cfg}
+	return &starter{cfg: cfg, poller: cfg.Poller}
 }
 
-type starter struct{ cfg StarterConfig }
+type starter struct {
+	cfg StarterConfig
+
+	mu      sync.Mutex
+	null    *os.File       // /dev/null, for every stdin and discarded output
+	poller  *output.Poller // pumps every output pipe
+	envSpec *jobfile.Spec  // the spec env was built for: instances start one after the other
+	env     []string       // jobEnv of envSpec
+	envPATH string         // its PATH
+}
 
 // Start starts p's program in a process group of its own (so that stopping
 // reaches its children too), with the job's environment, working
 // directory, user, umask and output.
-func (st *starter) Start(p *Proc) (int, <-chan reaper.Exit, error) {
+func (st *starter) Start(p *Proc, onExit func(reaper.Exit)) (int, error) {
 	spec := p.Spec
-	env := buildEnv(st.cfg.Env, p)
-	path, err := lookPath(spec.Cmd[0], envPath(env), spec.WorkingDir)
+	env, envPATH := st.environment(p)
+	path, err := lookPath(spec.Cmd[0], envPATH, spec.WorkingDir)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	if err := checkDir(spec.WorkingDir); err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	stdio, err := st.openStdio(p)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	defer stdio.closeChildEnds()
 	attr := &syscall.ProcAttr{
@@ -80,13 +92,13 @@ func (st *starter) Start(p *Proc) (int, <-chan reaper.Exit, error) {
 	if spec.Umask >= 0 {
 		argv0, argv = reexec.Wrap(spec.Umask, path, argv)
 	}
-	pid, exited, err := st.cfg.Forker.ForkExec(argv0, argv, attr)
+	pid, err := st.cfg.Forker.ForkExec(argv0, argv, attr, onExit)
 	if err != nil {
 		stdio.abort()
-		return 0, nil, fmt.Errorf("start %s: %w", path, err)
+		return 0, fmt.Errorf("start %s: %w", path, err)
 	}
 	stdio.pump()
-	return pid, exited, nil
+	return pid, nil
 }
 
 func sysProcAttr(p *Proc) *syscall.SysProcAttr {
@@ -107,10 +119,30 @@ func isTerminal(fd int) bool {
 	return err == nil
 }
 
-// buildEnv merges the job's env over base and adds what taskmaster tells
-// every process: its job and instance, and for another user its identity.
-func buildEnv(base []string, p *Proc) []string {
-	vars := make(map[string]string, len(base)+len(p.Spec.Env)+5)
+// environment returns p's environment and the PATH in it. The part every
+// instance of a job shares is built once per job spec, not once per start:
+// it is most of what a start allocates.
+func (st *starter) environment(p *Proc) (env []string, path string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.envSpec != p.Spec {
+		st.envSpec, st.env = p.Spec, jobEnv(st.cfg.Env, p.Spec)
+		st.envPATH = envPath(st.env)
+	}
+	return instanceEnv(st.env, p.Name), st.envPATH
+}
+
+// instanceEnv returns a job's environment with the instance's name added;
+// job itself is left as it is.
+func instanceEnv(job []string, name string) []string {
+	return append(job[:len(job):len(job)], "TASKMASTER_INSTANCE="+name)
+}
+
+// jobEnv merges the job's env over base and adds what taskmaster tells
+// every process of the job: its name, and for another user its identity.
+// The instance's name (TASKMASTER_INSTANCE) is for instanceEnv to add.
+func jobEnv(base []string, spec *jobfile.Spec) []string {
+	vars := make(map[string]string, len(base)+len(spec.Env)+5)
 	var order []string
 	set := func(k, v string) {
 		if _, ok := vars[k]; !ok {
@@ -123,21 +155,22 @@ func buildEnv(base []string, p *Proc) []string {
 			set(k, v)
 		}
 	}
-	if u := p.Spec.User; u != nil {
+	if u := spec.User; u != nil {
 		for k, v := range map[string]string{"HOME": u.Home, "USER": u.Name, "LOGNAME": u.Name} {
 			if v != "" {
 				set(k, v)
 			}
 		}
 	}
-	for k, v := range p.Spec.Env {
+	for k, v := range spec.Env {
 		set(k, v)
 	}
-	set("TASKMASTER_JOB", p.Spec.Name)
-	set("TASKMASTER_INSTANCE", p.Name)
+	set("TASKMASTER_JOB", spec.Name)
 	env := make([]string, 0, len(order))
 	for _, k := range order {
-		env = append(env, k+"="+vars[k])
+		if k != "TASKMASTER_INSTANCE" {
+			env = append(env, k+"="+vars[k])
+		}
 	}
 	return env
 }
@@ -207,120 +240,4 @@ func checkDir(dir string) error {
 		return fmt.Errorf("workingdir: %s is not a directory", dir)
 	}
 	return nil
-}
-
-// stdio is the standard input, output and error of a process being started:
-// what the child gets, and what taskmasterd reads from.
-type stdio struct {
-	child  [3]*os.File // closed in the parent once the child has them
-	shared [3]bool     // child[i] is taskmasterd's own (not closed)
-	pumps  []func()    // started once the child runs
-	undo   []func()    // release what pumps would have released
-}
-
-func (st *starter) openStdio(p *Proc) (*stdio, error) {
-	s := &stdio{}
-	if p.Interactive {
-		s.child = [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
-		s.shared = [3]bool{true, true, true}
-		return s, nil
-	}
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		return nil, err
-	}
-	s.child[0] = null
-	streams := []struct {
-		out     jobfile.Output
-		console *output.Console
-		name    string
-	}{{p.Spec.Stdout, st.cfg.Stdout, "stdout"}, {p.Spec.Stderr, st.cfg.Stderr, "stderr"}}
-	for i, stream := range streams {
-		if err := st.openStream(s, i+1, stream.out, stream.console, stream.name, p); err != nil {
-			s.abort()
-			s.closeChildEnds()
-			return nil, err
-		}
-	}
-	return s, nil
-}
-
-func (st *starter) openStream(s *stdio, fd int, out jobfile.Output, console *output.Console, name string, p *Proc) error {
-	if out.Kind == jobfile.OutputDiscard {
-		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-		s.child[fd] = null
-		return err
-	}
-	var dst output.Destination
-	var release func()
-	if out.Kind == jobfile.OutputFile {
-		f, err := st.cfg.Files.OpenAs(out.Path, logFileMode(p.Spec), logFileOwner(p.Spec))
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		dst, release = f, func() { _ = f.Close() }
-	} else {
-		dst, release = console.Lines(p.Name+" | "), func() {}
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		release()
-		return err
-	}
-	s.child[fd] = w
-	s.pumps = append(s.pumps, func() {
-		_ = output.Pump(r, dst, p.Ring)
-		r.Close()
-		release()
-	})
-	s.undo = append(s.undo, func() { r.Close(); release() })
-	return nil
-}
-
-// logFileMode is the mode of a new log file: 0666 less the job's umask, as
-// if the job had created it (taskmasterd's own umask applies too).
-func logFileMode(spec *jobfile.Spec) os.FileMode {
-	if spec.Umask < 0 {
-		return 0o666
-	}
-	return 0o666 &^ os.FileMode(spec.Umask)
-}
-
-// logFileOwner is whose permissions a job's log files are opened with: the
-// job's user, if it runs as one.
-func logFileOwner(spec *jobfile.Spec) *output.Owner {
-	if spec.User == nil {
-		return nil
-	}
-	u := spec.User
-	return &output.Owner{UID: u.UID, GID: u.GID, Groups: u.Groups}
-}
-
-func (s *stdio) fds() []uintptr {
-	fds := make([]uintptr, len(s.child))
-	for i, f := range s.child {
-		fds[i] = f.Fd()
-	}
-	return fds
-}
-
-func (s *stdio) pump() {
-	for _, p := range s.pumps {
-		go p()
-	}
-}
-
-func (s *stdio) abort() {
-	for _, u := range s.undo {
-		u()
-	}
-	s.undo = nil
-}
-
-func (s *stdio) closeChildEnds() {
-	for i, f := range s.child {
-		if f != nil && !s.shared[i] {
-			f.Close()
-		}
-	}
 }

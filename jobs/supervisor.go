@@ -3,8 +3,9 @@
 // them, stops them, and reloads the job files when they change.
 //
 // One goroutine (Supervisor.Run) owns all job state. Process exits, timer
-// firings and requests reach it over channels; requests are closures run by
-// that goroutine, so no lock guards the state.
+// firings and requests reach it over channels (exits through an unbounded
+// queue, so that the reaper never waits for it); requests are closures run
+// by that goroutine, so no lock guards the state.
 package jobs
 
 import (
@@ -31,7 +32,10 @@ var (
 // Starter starts the process of an instance and tells when it ends.
 // The real one (NewStarter) forks through the reaper; tests fake it.
 type Starter interface {
-	Start(p *Proc) (pid int, exited <-chan reaper.Exit, err error)
+	// Start starts p and returns its pid. When the process ends, onExit is
+	// called once with its exit, from another goroutine, maybe before Start
+	// has returned; it does not block. It is not called when Start fails.
+	Start(p *Proc, onExit func(reaper.Exit)) (pid int, err error)
 }
 
 // Critical says that a critical job ended for good.
@@ -59,7 +63,8 @@ type Supervisor struct {
 	log      *slog.Logger
 	clock    Clock
 	reqs     chan func()
-	events   chan any
+	events   chan any  // timer firings
+	exits    exitQueue // process exits
 	done     chan struct{}
 	critical chan Critical
 
@@ -89,6 +94,7 @@ func New(cfg Config) *Supervisor {
 		clock:    cfg.Clock,
 		reqs:     make(chan func()),
 		events:   make(chan any, 64),
+		exits:    newExitQueue(),
 		done:     make(chan struct{}),
 		critical: make(chan Critical, 1),
 		jobs:     make(map[string]*job),
@@ -107,6 +113,18 @@ func (s *Supervisor) Run(ctx context.Context) {
 			f()
 		case ev := <-s.events:
 			s.handle(ev)
+			// And the ones already queued: the starttime timers of a
+			// job's instances all fire at once, and settle, which looks
+			// at every instance, need not run after each.
+			for len(s.events) > 0 { // Run is the only receiver
+				s.handle(<-s.events)
+			}
+		case <-s.exits.ready:
+			// All the exits that came, handled in one go: when hundreds of
+			// processes end at once, settle runs once, not once per exit.
+			for _, ev := range s.exits.take() {
+				s.handleExit(ev)
+			}
 		case <-s.cfg.Reaped:
 			s.groupsChanged()
 		case <-ctx.Done():
@@ -162,12 +180,6 @@ type waiter struct {
 	reply func()
 }
 
-type exitEvent struct {
-	in   *instance
-	pid  int
-	exit reaper.Exit
-}
-
 type timerEvent struct {
 	in  *instance
 	seq uint64
@@ -175,14 +187,16 @@ type timerEvent struct {
 
 func (s *Supervisor) handle(ev any) {
 	switch ev := ev.(type) {
-	case exitEvent:
-		if ev.in.pid != ev.pid {
-			return // the instance moved on (should not happen: pids are ours until reaped)
-		}
-		ev.in.exited(s, ev.exit.Status)
 	case timerEvent:
 		ev.in.timerFired(s, ev.seq)
 	}
+}
+
+func (s *Supervisor) handleExit(ev exitEvent) {
+	if ev.in.pid != ev.exit.Pid {
+		return // the instance moved on (should not happen: pids are ours until reaped)
+	}
+	ev.in.exited(s, ev.exit.Status)
 }
 
 // post delivers an event to Run, unless it has ended.
@@ -206,14 +220,13 @@ func (s *Supervisor) groupsChanged() {
 func (s *Supervisor) now() time.Time { return s.clock.Now() }
 
 func (s *Supervisor) spawn(in *instance) (int, error) {
-	pid, exited, err := s.cfg.Starter.Start(&Proc{
+	pid, err := s.cfg.Starter.Start(&Proc{
 		Name: in.name, Index: in.index, Spec: in.spec, Ring: in.ring, Interactive: in.job.interactive,
-	})
+	}, func(e reaper.Exit) { s.exits.push(exitEvent{in: in, exit: e}) })
 	if err != nil {
 		s.log.Error("cannot start", "instance", in.name, "err", err)
 		return 0, err
 	}
-	go func() { s.post(exitEvent{in: in, pid: pid, exit: <-exited}) }()
 	return pid, nil
 }
 

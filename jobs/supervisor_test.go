@@ -488,3 +488,34 @@ func TestStopAllWithAJobRemovedMeanwhile(t *testing.T) {
 		t.Fatal("stop all never answered")
 	}
 }
+
+// When hundreds of processes end at once, delivering their exits never
+// waits for the supervisor, even while it is busy; it then handles them all.
+func TestManyExitsAtOnceNeverBlockTheReaper(t *testing.T) {
+	const n = 500
+	h := newHarness(t)
+	h.write("many", `{"cmd":"/bin/sleep 100","numprocs":500,"starttime":0,"autorestart":false}`)
+	h.reload()
+	h.await("many", Running)
+	pids := h.pids("many")
+
+	release := make(chan struct{})
+	busy := make(chan struct{})
+	go func() { _ = h.s.call(func() { close(busy); <-release }) }()
+	<-busy // Run is held in a request
+	delivered := make(chan struct{})
+	go func() { // the reaper's goroutine
+		defer close(delivered)
+		for _, pid := range pids {
+			h.starter.exit(pid, exitStatus(0))
+		}
+	}()
+	select {
+	case <-delivered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("delivering exits blocked while the supervisor was busy")
+	}
+	close(release)
+	h.await("many", Exited)
+	require.Len(t, h.states("many"), n)
+}

@@ -3,13 +3,15 @@
 // A process that starts children and also reaps with wait4(-1) must never
 // let anything else wait for those children: whoever reaps first takes the
 // exit status. So every child is started through Reaper.ForkExec, which
-// records its pid, and Reap collects every exited child (our own and
-// adopted orphans alike) and hands each status to whoever started it.
+// records its pid with a function to call at its exit, and Reap collects
+// every exited child (our own and adopted orphans alike) and hands each
+// status to that function. There is no goroutine per child: a process
+// supervisor may have thousands of them.
 //
 // ForkExec holds the reaper's lock from before the fork until the pid is
 // recorded, and Reap takes the same lock before it looks a pid up. A child
 // that exits at once is therefore never mistaken for an orphan: its exit is
-// reaped, then waits for the lock, then finds its waiter.
+// reaped, then waits for the lock, then finds its exit function.
 //
 // taskmasterd never uses os/exec: exec.Cmd.Wait would race this package.
 package reaper
@@ -49,7 +51,7 @@ type Reaper struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	waiters map[int]chan Exit
+	waiters map[int]func(Exit) // onExit of each child started by ForkExec
 	subs    map[chan struct{}]struct{}
 
 	orphans atomic.Uint64
@@ -69,26 +71,28 @@ func New(log *slog.Logger) *Reaper {
 	}
 	return &Reaper{
 		log:     log,
-		waiters: make(map[int]chan Exit),
+		waiters: make(map[int]func(Exit)),
 		subs:    make(map[chan struct{}]struct{}),
 	}
 }
 
 // ForkExec starts argv0 with argv and attr, as syscall.ForkExec does, and
-// returns its pid and a channel that receives its exit exactly once.
-func (r *Reaper) ForkExec(argv0 string, argv []string, attr *syscall.ProcAttr) (int, <-chan Exit, error) {
+// returns its pid. When the process ends, onExit is called with its exit,
+// exactly once, on the goroutine that calls Reap (without the reaper's
+// lock), maybe before ForkExec has returned. onExit must not block: the
+// exits reaped after it wait for it. It is not called when ForkExec fails.
+func (r *Reaper) ForkExec(argv0 string, argv []string, attr *syscall.ProcAttr, onExit func(Exit)) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	pid, err := syscall.ForkExec(argv0, argv, attr)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	if r.afterFork != nil {
 		r.afterFork(pid)
 	}
-	done := make(chan Exit, 1) // buffered: Reap never blocks on a slow receiver
-	r.waiters[pid] = done
-	return pid, done, nil
+	r.waiters[pid] = onExit
+	return pid, nil
 }
 
 // Reap collects every child that has exited, without blocking, until none
@@ -118,11 +122,11 @@ func (r *Reaper) Reap() int {
 
 func (r *Reaper) deliver(e Exit) {
 	r.mu.Lock()
-	done, ours := r.waiters[e.Pid]
+	onExit, ours := r.waiters[e.Pid]
 	delete(r.waiters, e.Pid)
 	r.mu.Unlock()
 	if ours {
-		done <- e
+		onExit(e)
 		return
 	}
 	total := r.orphans.Add(1)

@@ -41,12 +41,27 @@ func reapOnSIGCHLD(t *testing.T, r *Reaper) {
 
 func start(t *testing.T, r *Reaper, argv ...string) (int, <-chan Exit) {
 	t.Helper()
-	pid, done, err := r.ForkExec(argv[0], argv, &syscall.ProcAttr{
+	pid, done, err := forkExec(r, argv[0], argv, &syscall.ProcAttr{
 		Env:   []string{"PATH=/usr/bin:/bin"},
 		Files: []uintptr{0, 1, 2},
 	})
 	require.NoError(t, err)
 	return pid, done
+}
+
+// forkExec is r.ForkExec with the exit delivered to a channel. It counts
+// the deliveries, so that a second one fails the test (the channel has room
+// for one).
+func forkExec(r *Reaper, argv0 string, argv []string, attr *syscall.ProcAttr) (int, <-chan Exit, error) {
+	done := make(chan Exit, 1)
+	pid, err := r.ForkExec(argv0, argv, attr, func(e Exit) {
+		select {
+		case done <- e:
+		default:
+			panic("reaper: exit delivered twice")
+		}
+	})
+	return pid, done, err
 }
 
 func waitExit(t *testing.T, done <-chan Exit) Exit {
@@ -141,7 +156,7 @@ func TestConcurrentStartsAllDelivered(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, done, err := r.ForkExec("/bin/true", []string{"true"}, &syscall.ProcAttr{})
+			_, done, err := forkExec(r, "/bin/true", []string{"true"}, &syscall.ProcAttr{})
 			if err != nil {
 				codes[i] = -1
 				return
@@ -180,9 +195,26 @@ func TestSubscribersHearOfReaps(t *testing.T) {
 
 func TestForkExecErrorLeavesNothingRegistered(t *testing.T) {
 	r := New(nil)
-	_, _, err := r.ForkExec("/nonexistent/prog", []string{"prog"}, &syscall.ProcAttr{})
+	_, err := r.ForkExec("/nonexistent/prog", []string{"prog"}, &syscall.ProcAttr{}, func(Exit) {
+		t.Error("onExit called for a process that never started")
+	})
 	require.ErrorIs(t, err, syscall.ENOENT)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	require.Empty(t, r.waiters)
+}
+
+// onExit runs on the goroutine that reaps, so a test that reaps by hand sees
+// the exit delivered by the time Reap returns.
+func TestOnExitRunsInReap(t *testing.T) {
+	r := New(nil)
+	var got []Exit
+	pid, err := r.ForkExec("/bin/true", []string{"true"}, &syscall.ProcAttr{}, func(e Exit) { got = append(got, e) })
+	require.NoError(t, err)
+	var info unix.Siginfo
+	require.NoError(t, unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil))
+	require.Equal(t, 1, r.Reap())
+	require.Equal(t, []Exit{{Pid: pid, Status: 0}}, got)
+	require.Zero(t, r.Reap())
+	require.Len(t, got, 1, "delivered once")
 }

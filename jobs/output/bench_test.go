@@ -3,10 +3,12 @@ package output
 import (
 	"bytes"
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // BenchmarkPump measures how many bytes per second Pump moves from a pipe to
@@ -26,7 +28,34 @@ func BenchmarkPump(b *testing.B) {
 	})
 }
 
+// BenchmarkPoller is BenchmarkPump through a Poller, which taskmasterd uses.
+func BenchmarkPoller(b *testing.B) {
+	p, err := NewPoller()
+	require.NoError(b, err)
+	defer p.Close()
+	pump := func(r *os.File, dst Destination, ring *Ring) error {
+		fd, err := unix.Dup(int(r.Fd()))
+		if err != nil {
+			return err
+		}
+		done := make(chan struct{})
+		p.Add(fd, dst, ring, func() { close(done) })
+		<-done
+		return nil
+	}
+	b.Run("console", func(b *testing.B) {
+		benchmarkWith(b, pump, NewConsole(io.Discard).Lines("bench:0 | "), nil)
+	})
+	b.Run("console+ring", func(b *testing.B) {
+		benchmarkWith(b, pump, NewConsole(io.Discard).Lines("bench:0 | "), NewRing(DefaultRingCapacity))
+	})
+}
+
 func benchmarkPump(b *testing.B, dst Destination, ring *Ring) {
+	benchmarkWith(b, func(r *os.File, dst Destination, ring *Ring) error { return Pump(r, dst, ring) }, dst, ring)
+}
+
+func benchmarkWith(b *testing.B, pump func(*os.File, Destination, *Ring) error, dst Destination, ring *Ring) {
 	const lineLen, perWrite = 100, 64
 	line := append(bytes.Repeat([]byte("x"), lineLen-1), '\n')
 	chunk := bytes.Repeat(line, perWrite)
@@ -44,7 +73,7 @@ func benchmarkPump(b *testing.B, dst Destination, ring *Ring) {
 		}
 		wrote <- nil
 	}()
-	require.NoError(b, Pump(r, dst, ring))
+	require.NoError(b, pump(r, dst, ring))
 	b.StopTimer()
 	require.NoError(b, <-wrote)
 }

@@ -27,12 +27,19 @@ type Destination interface {
 // io.EOF and the read error otherwise, after passing on what it had read.
 //
 // Each call to dst.WriteLines and ring.Write carries whole lines only, as
-// many as one read brought in. Pump holds no more than MaxLine+1 bytes.
+// many as one read brought in. Pump holds no more than MaxLine+1 bytes: its
+// buffer starts at minBuffer bytes and doubles, up to MaxLine+1, each time a
+// read fills it, so a quiet stream costs little and a busy one soon gets
+// large reads.
 func Pump(src io.Reader, dst Destination, ring *Ring) error {
-	p := pump{dst: dst, ring: ring, buf: make([]byte, MaxLine+1)}
+	p := pump{dst: dst, ring: ring, buf: make([]byte, minBuffer)}
 	for {
 		n, err := src.Read(p.buf[p.held:])
+		full := p.held+n == len(p.buf)
 		p.take(n)
+		if full {
+			p.grow()
+		}
 		if err != nil {
 			p.finish()
 			if err == io.EOF {
@@ -42,6 +49,11 @@ func Pump(src io.Reader, dst Destination, ring *Ring) error {
 		}
 	}
 }
+
+// minBuffer is the size of Pump's buffer until a read fills it. Most
+// processes write short lines now and then: one read of a few hundred bytes
+// takes them all.
+const minBuffer = 512
 
 // pump is the state of one Pump call.
 type pump struct {
@@ -62,12 +74,24 @@ func (p *pump) take(n int) {
 		return
 	}
 	p.held = end
-	if p.held == len(p.buf) {
+	if p.held == MaxLine+1 {
 		p.cut()
 	}
 }
 
-// cut passes on the first MaxLine bytes of a full buffer that holds no
+// grow doubles the buffer, up to MaxLine+1 bytes, keeping the held bytes: a
+// read filled it, so more is likely waiting, or a line is longer than the
+// buffer.
+func (p *pump) grow() {
+	if len(p.buf) == MaxLine+1 {
+		return
+	}
+	buf := make([]byte, min(2*len(p.buf), MaxLine+1))
+	copy(buf, p.buf[:p.held])
+	p.buf = buf
+}
+
+// cut passes on the first MaxLine bytes of a full-size buffer that holds no
 // newline as a line of their own. The buffer has one byte more than MaxLine
 // so that a line of exactly MaxLine bytes and its newline fit and are not
 // cut.
@@ -84,7 +108,7 @@ func (p *pump) finish() {
 	if p.held == 0 {
 		return
 	}
-	p.buf[p.held] = '\n' // there is room: a full buffer is cut at once
+	p.buf[p.held] = '\n' // there is room: a full buffer is grown or cut at once
 	p.emit(p.buf[:p.held+1])
 	p.held = 0
 }

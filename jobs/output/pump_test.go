@@ -3,6 +3,8 @@ package output
 import (
 	"errors"
 	"io"
+	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -90,7 +92,11 @@ func TestPumpBackpressure(t *testing.T) {
 	}()
 
 	<-g.entered
-	require.Eventually(t, func() bool { return unread(r) == pipeSize },
+	// Full: the writer blocks. Pump's first read may have taken part of
+	// the first page, which the kernel does not fill again, so the pipe
+	// holds up to a page less than its capacity then.
+	page := os.Getpagesize()
+	require.Eventually(t, func() bool { return unread(r) > pipeSize-page },
 		10*time.Second, time.Millisecond, "the pipe fills while the destination blocks")
 	select {
 	case err := <-wrote:
@@ -139,4 +145,73 @@ func unread(r syscall.Conn) int {
 		return err
 	})
 	return n
+}
+
+// chunks is a reader that returns one chunk per Read (less if p is
+// shorter), as a pipe does when the writer writes each chunk on its own, and
+// records how much room each Read was given.
+type chunks struct {
+	left  []string
+	sizes []int // len(p) of each Read
+}
+
+func (c *chunks) Read(p []byte) (int, error) {
+	c.sizes = append(c.sizes, len(p))
+	if len(c.left) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.left[0])
+	if c.left[0] = c.left[0][n:]; c.left[0] == "" {
+		c.left = c.left[1:]
+	}
+	return n, nil
+}
+
+func TestPumpQuietStreamKeepsSmallBuffer(t *testing.T) {
+	line := strings.Repeat("q", 99) + "\n"
+	src := &chunks{}
+	for range 1000 {
+		src.left = append(src.left, line)
+	}
+	var dst recorder
+	require.NoError(t, Pump(src, &dst, nil))
+	require.Len(t, dst.lines(t), 1000)
+	require.LessOrEqual(t, slices.Max(src.sizes), minBuffer, "short writes never grow the buffer")
+}
+
+func TestPumpBusyStreamGrowsToFullReads(t *testing.T) {
+	line := strings.Repeat("b", 99) + "\n"
+	in := strings.Repeat(line, 10_000) // 1 MB, read as fast as the buffer allows
+	src := &chunks{left: []string{in}}
+	var dst recorder
+	require.NoError(t, Pump(src, &dst, nil))
+	require.Equal(t, splitLines(in), dst.lines(t))
+	first := slices.IndexFunc(src.sizes, func(n int) bool { return n > MaxLine/2 })
+	require.GreaterOrEqual(t, first, 0, "reads reach full size: %v", src.sizes)
+	require.LessOrEqual(t, first, 10, "the buffer doubles on each full read: %v", src.sizes)
+	require.LessOrEqual(t, slices.Max(src.sizes), MaxLine+1)
+}
+
+func TestPumpLongLineGrowsThenCuts(t *testing.T) {
+	long := strings.Repeat("L", 200<<10) // 200 KiB without a newline
+	want := []string{
+		long[:MaxLine] + "\n", long[MaxLine:2*MaxLine] + "\n", long[2*MaxLine:3*MaxLine] + "\n",
+		long[3*MaxLine:] + "\n", "end\n",
+	}
+	readers := map[string]func(io.Reader) io.Reader{
+		"whole":    func(r io.Reader) io.Reader { return r },
+		"one byte": iotest.OneByteReader,
+		"half":     iotest.HalfReader,
+		"chunks":   func(io.Reader) io.Reader { return &chunks{left: []string{long[:1000], long[1000:], "\nend"}} },
+	}
+	for name, wrap := range readers {
+		t.Run(name, func(t *testing.T) {
+			var dst recorder
+			ring := NewRing(4 * MaxLine)
+			require.NoError(t, Pump(wrap(strings.NewReader(long+"\nend")), &dst, ring))
+			require.Equal(t, want, dst.lines(t))
+			kept, _, _ := ring.Since(0)
+			require.Equal(t, strings.Join(want, ""), string(kept))
+		})
+	}
 }

@@ -185,3 +185,70 @@ func TestRingManyFollowers(t *testing.T) {
 func TestNewRingRejectsNoCapacity(t *testing.T) {
 	require.Panics(t, func() { NewRing(0) })
 }
+
+// allocated returns how many bytes r's buffer holds.
+func (r *Ring) allocated() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.buf)
+}
+
+func TestRingAllocatesAsItIsWritten(t *testing.T) {
+	r := NewRing(DefaultRingCapacity)
+	require.Zero(t, r.allocated(), "an unwritten ring holds no buffer")
+	_, _ = r.Write([]byte("hello\n"))
+	require.Equal(t, minRingBuffer, r.allocated())
+
+	sizes := []int{r.allocated()}
+	line := []byte(strings.Repeat("x", 99) + "\n")
+	for range 2 * DefaultRingCapacity / len(line) {
+		_, _ = r.Write(line)
+		if n := r.allocated(); n != sizes[len(sizes)-1] {
+			sizes = append(sizes, n)
+		}
+	}
+	require.Equal(t, []int{512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, DefaultRingCapacity + 1}, sizes,
+		"the buffer doubles up to capacity+1, then stays")
+}
+
+func TestRingFirstWriteLargerThanCapacity(t *testing.T) {
+	r := NewRing(1000)
+	big := strings.Repeat("y", 5000) + "\nz\n"
+	_, _ = r.Write([]byte(big))
+	require.Equal(t, 1001, r.allocated())
+	data, next, truncated := r.Since(0)
+	require.Equal(t, "z\n", string(data))
+	require.Equal(t, uint64(len(big)), next)
+	require.True(t, truncated)
+}
+
+// A ring that grows as it is written must answer exactly as one allocated
+// in full up front, before, across and after the growth and the first wrap.
+func TestRingGrowingMatchesFullRing(t *testing.T) {
+	for _, capacity := range []int{1, 7, 511, 512, 513, 1000, 3000} {
+		t.Run(fmt.Sprint(capacity), func(t *testing.T) {
+			lazy := NewRing(capacity)
+			full := NewRing(capacity)
+			full.buf = make([]byte, full.size)
+			var total uint64
+			for i := range 300 {
+				// Lines of 1 to 70 bytes, some writes several lines long.
+				var w strings.Builder
+				for range 1 + i%3 {
+					w.WriteString(strings.Repeat(string(rune('a'+i%26)), i*7%70) + "\n")
+				}
+				_, _ = lazy.Write([]byte(w.String()))
+				_, _ = full.Write([]byte(w.String()))
+				total += uint64(w.Len())
+				for _, seq := range []uint64{0, 1, total / 2, total - min(total, uint64(capacity)), total - 1, total, total + 1} {
+					wantData, wantNext, wantTrunc := full.Since(seq)
+					data, next, trunc := lazy.Since(seq)
+					require.Equal(t, string(wantData), string(data), "write %d, Since(%d)", i, seq)
+					require.Equal(t, wantNext, next)
+					require.Equal(t, wantTrunc, trunc)
+				}
+			}
+			require.Equal(t, capacity+1, lazy.allocated())
+		})
+	}
+}

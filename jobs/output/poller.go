@@ -1,0 +1,258 @@
+package output
+
+import (
+	"errors"
+	"os"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Poller pumps the read ends of many pipes, line by line, as Pump does for
+// one, without a goroutine per pipe: taskmasterd has two pipes per process,
+// and most of them stay quiet for hours. A goroutine blocked in Read would
+// keep a stack (2 KiB or more) and a buffer for each.
+//
+// One epoll instance watches every pipe, each registered for one event at a
+// time (EPOLLONESHOT). The epoll descriptor is itself watched by the Go
+// runtime's poller, so no thread blocks in epoll_wait. When a pipe has data,
+// a goroutine drains it until the pipe is empty, and only then is the pipe
+// watched again. A stream therefore has at most one goroutine, only while it
+// has something to read, and a Destination that blocks holds up its own
+// stream only: its pipe fills and its process blocks, as with Pump.
+//
+// An idle stream keeps no buffer unless it holds part of a line or its
+// buffer grew (a busy stream is likely to be busy again).
+type Poller struct {
+	ep   *os.File // the epoll instance
+	epfd int      // ep's descriptor, for epoll_ctl
+
+	mu      sync.Mutex
+	streams map[uint64]*stream // by id, the epoll data of the stream's events
+	nextID  uint64
+	closed  bool
+}
+
+// stream is one pipe a Poller pumps.
+type stream struct {
+	id       uint64
+	fd       int // read end of the pipe, non-blocking
+	pump     pump
+	done     func()
+	draining bool // a goroutine drains it; its pipe is not watched meanwhile
+}
+
+// NewPoller returns a Poller with no streams. Close it to free its
+// descriptor and goroutine.
+func NewPoller() (*Poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	// Non-blocking, so that os.NewFile hands it to the runtime's poller.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		_ = unix.Close(epfd)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	p := &Poller{ep: os.NewFile(uintptr(epfd), "epoll"), epfd: epfd, streams: make(map[uint64]*stream)}
+	rc, err := p.ep.SyscallConn()
+	if err != nil {
+		_ = p.ep.Close()
+		return nil, err
+	}
+	go p.run(rc)
+	return p, nil
+}
+
+// Add pumps the read end of a pipe, fd, to dst and, when ring is not nil,
+// to ring, with everything Pump guarantees. The Poller owns fd from then on:
+// it makes it non-blocking and, once the pipe has ended (all its write ends
+// are closed) and the last line is passed on, closes it and calls done.
+//
+// done must not block for long: it may be called from the goroutine that
+// watches every pipe. Should epoll refuse fd, Add pumps it with a goroutine
+// of its own: output is never left unread.
+func (p *Poller) Add(fd int, dst Destination, ring *Ring, done func()) {
+	s := &stream{fd: fd, pump: pump{dst: dst, ring: ring}, done: done}
+	p.mu.Lock()
+	err := errors.New("output: poller closed")
+	if !p.closed {
+		p.nextID++
+		s.id = p.nextID
+		if err = unix.SetNonblock(fd, true); err == nil {
+			err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, s.event())
+		}
+		if err == nil {
+			p.streams[s.id] = s
+		}
+	}
+	p.mu.Unlock()
+	if err != nil {
+		go pumpAlone(fd, dst, ring, done)
+	}
+}
+
+// pumpAlone pumps fd with Pump, for a pipe epoll does not take.
+func pumpAlone(fd int, dst Destination, ring *Ring, done func()) {
+	f := os.NewFile(uintptr(fd), "pipe")
+	_ = Pump(f, dst, ring)
+	_ = f.Close()
+	done()
+}
+
+// event is what the stream's pipe is watched for: readable (or ended), once.
+func (s *stream) event() *unix.EpollEvent {
+	return &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(s.id), Pad: int32(s.id >> 32)}
+}
+
+// run waits for pipes with data and starts a drain for each, until Close.
+func (p *Poller) run(rc syscall.RawConn) {
+	events := make([]unix.EpollEvent, 64)
+	for {
+		n := 0
+		var waitErr error
+		err := rc.Read(func(fd uintptr) bool {
+			for {
+				n, waitErr = unix.EpollWait(int(fd), events, 0)
+				if waitErr != unix.EINTR {
+					break
+				}
+			}
+			// Done unless nothing is ready: the runtime then waits until
+			// the epoll descriptor is readable, that is, until some pipe
+			// is.
+			return n != 0 || waitErr != nil
+		})
+		if err != nil || waitErr != nil {
+			return // closed (epoll_wait fails on nothing else)
+		}
+		p.mu.Lock()
+		var ended []*stream
+		for _, ev := range events[:n] {
+			s := p.streams[uint64(uint32(ev.Fd))|uint64(uint32(ev.Pad))<<32]
+			switch {
+			case s == nil || s.draining:
+			case ev.Events&unix.EPOLLIN == 0 && s.pump.held == 0:
+				// Ended with nothing left to read or pass on: how a quiet
+				// process's pipes end. No goroutine for that: when a job of
+				// hundreds of processes stops, its pipes all end at once.
+				p.forget(s)
+				ended = append(ended, s)
+			default:
+				s.draining = true
+				go p.drain(s)
+			}
+		}
+		p.mu.Unlock()
+		for _, s := range ended {
+			s.end()
+		}
+	}
+}
+
+// drain reads the stream's pipe until it is empty, then watches it again,
+// or until it ends, then closes it.
+func (p *Poller) drain(s *stream) {
+	ended := s.readAll()
+	p.mu.Lock()
+	s.draining = false
+	if !ended && !p.closed {
+		if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, s.fd, s.event()); err == nil {
+			p.mu.Unlock()
+			return
+		}
+	}
+	p.forget(s)
+	p.mu.Unlock()
+	s.end()
+}
+
+// forget stops watching s. p.mu must be held.
+func (p *Poller) forget(s *stream) {
+	delete(p.streams, s.id)
+	if !p.closed {
+		// Removed from epoll before it is closed: a child being forked
+		// now holds a copy of the descriptor until it execs, which would
+		// keep the closed one registered.
+		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
+	}
+}
+
+// readAll reads until the pipe is empty, and reports whether it ended
+// (end of input or a read error).
+func (s *stream) readAll() (ended bool) {
+	p := &s.pump
+	if p.buf == nil {
+		p.buf = getBuffer()
+	}
+	for {
+		n, err := unix.Read(s.fd, p.buf[p.held:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			if p.held == 0 && len(p.buf) == minBuffer {
+				putBuffer(p.buf)
+				p.buf = nil
+			}
+			return false
+		case err != nil || n == 0:
+			return true
+		}
+		full := p.held+n == len(p.buf)
+		p.take(n)
+		if full {
+			p.grow()
+		}
+	}
+}
+
+// end passes on the stream's last line, closes its pipe and tells its
+// owner.
+func (s *stream) end() {
+	if s.pump.held > 0 { // then it has a buffer
+		s.pump.finish()
+	}
+	putBuffer(s.pump.buf)
+	s.pump.buf = nil
+	_ = unix.Close(s.fd)
+	s.done()
+}
+
+// Close stops the Poller. The streams it still pumps are ended as at the
+// end of their input, except those being drained, which end when their
+// drain does. taskmasterd closes its Poller last, once its processes, and
+// so their pipes, are gone.
+func (p *Poller) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	var idle []*stream
+	for _, s := range p.streams {
+		if !s.draining {
+			idle = append(idle, s)
+			p.forget(s)
+		}
+	}
+	p.closed = true
+	p.mu.Unlock()
+	for _, s := range idle {
+		s.end()
+	}
+	return p.ep.Close()
+}
+
+// buffers holds the minBuffer-byte buffers of idle streams.
+var buffers = sync.Pool{New: func() any { return new([minBuffer]byte) }}
+
+func getBuffer() []byte { return buffers.Get().(*[minBuffer]byte)[:] }
+
+// putBuffer gives back a buffer of minBuffer bytes; it drops others.
+func putBuffer(b []byte) {
+	if len(b) == minBuffer {
+		buffers.Put((*[minBuffer]byte)(b))
+	}
+}

@@ -1,0 +1,216 @@
+package output
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+func newPoller(t *testing.T) *Poller {
+	t.Helper()
+	p, err := NewPoller()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// rawPipe returns the descriptors of a new pipe: the read end for a Poller,
+// the write end as an *os.File for the test.
+func rawPipe(t *testing.T) (int, *os.File) {
+	t.Helper()
+	var fds [2]int
+	require.NoError(t, unix.Pipe2(fds[:], unix.O_CLOEXEC))
+	w := os.NewFile(uintptr(fds[1]), "w")
+	t.Cleanup(func() { w.Close() })
+	return fds[0], w
+}
+
+// waitDone waits for a stream's done.
+func waitDone(t *testing.T, done <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not end")
+	}
+}
+
+// The Poller cuts lines exactly as Pump does, however the writes fall.
+func TestPollerLines(t *testing.T) {
+	long := strings.Repeat("a", MaxLine)
+	tests := []struct {
+		name string
+		in   string
+	}{
+		{"empty", ""},
+		{"lines", "one\ntwo\n"},
+		{"partial last line gets a newline", "one\ntwo"},
+		{"CRLF left as is", "one\r\ntwo\r\n"},
+		{"line of MaxLine is whole", long + "\nb\n"},
+		{"line of MaxLine+1 is cut", long + "bc\n"},
+		{"longer line cut in pieces", long + long + "b\nc\n"},
+		{"long partial last line", long + long + "b"},
+		{"200 KiB line", strings.Repeat("L", 200<<10) + "\nend"},
+	}
+	p := newPoller(t)
+	for _, tt := range tests {
+		for _, chunk := range []int{1 << 20, 1000, 7} {
+			t.Run(fmt.Sprintf("%s/writes of %d", tt.name, chunk), func(t *testing.T) {
+				var want recorder
+				require.NoError(t, Pump(strings.NewReader(tt.in), &want, nil))
+
+				r, w := rawPipe(t)
+				var dst recorder
+				ring := NewRing(4 * MaxLine)
+				done := make(chan struct{})
+				p.Add(r, &dst, ring, func() { close(done) })
+				for in := tt.in; in != ""; {
+					n := min(chunk, len(in))
+					_, err := w.WriteString(in[:n])
+					require.NoError(t, err)
+					in = in[n:]
+				}
+				require.NoError(t, w.Close())
+				waitDone(t, done)
+				require.Equal(t, want.lines(t), dst.lines(t))
+				kept, _, _ := ring.Since(0)
+				require.Equal(t, strings.Join(want.lines(t), ""), string(kept))
+			})
+		}
+	}
+}
+
+func TestPollerManyStreams(t *testing.T) {
+	const streams, lines = 200, 50
+	p := newPoller(t)
+	dsts := make([]*recorder, streams)
+	writers := make([]*os.File, streams)
+	done := make(chan int, streams)
+	for i := range streams {
+		r, w := rawPipe(t)
+		dsts[i], writers[i] = &recorder{}, w
+		p.Add(r, dsts[i], nil, func() { done <- i })
+	}
+	for l := range lines { // interleaved, so that streams are drained again and again
+		for i, w := range writers {
+			_, err := fmt.Fprintf(w, "stream %d line %d\n", i, l)
+			require.NoError(t, err)
+		}
+	}
+	for _, w := range writers {
+		require.NoError(t, w.Close())
+	}
+	ended := map[int]bool{}
+	for range streams {
+		select {
+		case i := <-done:
+			require.False(t, ended[i], "done called twice for stream %d", i)
+			ended[i] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d streams ended", len(ended), streams)
+		}
+	}
+	for i, d := range dsts {
+		got := d.lines(t)
+		require.Len(t, got, lines)
+		for l, line := range got {
+			require.Equal(t, fmt.Sprintf("stream %d line %d\n", i, l), line)
+		}
+	}
+}
+
+// A destination that blocks holds up its own stream only, whose pipe then
+// fills; the other streams go on.
+func TestPollerBackpressureIsPerStream(t *testing.T) {
+	p := newPoller(t)
+	slowR, slowW := rawPipe(t)
+	pipeSize := setPipeSize(t, slowW, 64<<10)
+	g := &gate{entered: make(chan struct{}), open: make(chan struct{})}
+	slowDone := make(chan struct{})
+	p.Add(slowR, g, nil, func() { close(slowDone) })
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := slowW.Write([]byte(strings.Repeat(strings.Repeat("x", 99)+"\n", 40_000)))
+		wrote <- err
+	}()
+	<-g.entered
+	require.Eventually(t, func() bool { return unread(slowW) > pipeSize-os.Getpagesize() },
+		10*time.Second, time.Millisecond, "the slow stream's pipe fills")
+
+	fastR, fastW := rawPipe(t)
+	var fast recorder
+	fastDone := make(chan struct{})
+	p.Add(fastR, &fast, nil, func() { close(fastDone) })
+	_, err := fastW.WriteString("quick\n")
+	require.NoError(t, err)
+	require.NoError(t, fastW.Close())
+	waitDone(t, fastDone)
+	require.Equal(t, []string{"quick\n"}, fast.lines(t))
+
+	select {
+	case err := <-wrote:
+		t.Fatalf("the slow write completed while its destination blocked: %v", err)
+	default:
+	}
+	close(g.open)
+	require.NoError(t, <-wrote)
+	require.NoError(t, slowW.Close())
+	waitDone(t, slowDone)
+}
+
+// A quiet stream costs neither a goroutine nor a buffer.
+func TestPollerIdleStreamsHoldNothing(t *testing.T) {
+	const streams = 100
+	p := newPoller(t)
+	before := runtime.NumGoroutine()
+	dsts := make([]*recorder, streams)
+	for i := range streams {
+		r, w := rawPipe(t)
+		dsts[i] = &recorder{}
+		p.Add(r, dsts[i], nil, func() {})
+		_, err := w.WriteString("hello\n")
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		for _, d := range dsts {
+			if len(d.lines(t)) != 1 {
+				return false
+			}
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, s := range p.streams {
+			if s.draining || s.pump.buf != nil {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, time.Millisecond, "idle streams keep no buffer")
+	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+5 },
+		10*time.Second, time.Millisecond, "idle streams keep no goroutine")
+}
+
+// A line that is held when the stream goes quiet keeps its buffer, and
+// Close passes it on.
+func TestPollerCloseEndsIdleStreams(t *testing.T) {
+	p, err := NewPoller()
+	require.NoError(t, err)
+	r, w := rawPipe(t)
+	var dst recorder
+	done := make(chan struct{})
+	p.Add(r, &dst, nil, func() { close(done) })
+	_, err = w.WriteString("whole\npartial")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(dst.lines(t)) == 1 }, 10*time.Second, time.Millisecond)
+	require.NoError(t, p.Close())
+	waitDone(t, done)
+	require.Equal(t, []string{"whole\n", "partial\n"}, dst.lines(t))
+	_, err = unix.FcntlInt(uintptr(r), unix.F_GETFD, 0)
+	require.ErrorIs(t, err, unix.EBADF, "the pipe is closed")
+}

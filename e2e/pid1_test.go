@@ -289,6 +289,10 @@ func TestGODEBUGIsKeptForJobs(t *testing.T) {
 	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", d.pid))
 	require.NoError(t, err)
 	require.Contains(t, string(environ), "GODEBUG=madvdontneed=1,asyncpreemptoff=1\x00")
+	// The re-exec keeps the process's name: ps shows taskmasterd, not exe.
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", d.pid))
+	require.NoError(t, err)
+	require.Equal(t, "taskmasterd\n", string(comm))
 	d.signal(syscall.SIGTERM)
 	require.Equal(t, 0, d.wait(10*time.Second))
 }

@@ -118,17 +118,27 @@ func (d *daemon) start(ctx context.Context) error {
 	return nil
 }
 
-// reapOnSIGCHLD reaps on every SIGCHLD, and once at the start for children
-// that ended before the signal was caught (orphans inherited at exec).
-// closePoller ends what is left of the jobs' output once taskmasterd is
-// done: by then the processes are gone, and their pipes with them, unless a
-// process outside taskmasterd's reach holds one.
+// outputWait is how long taskmasterd waits, once its processes are gone,
+// for their last output to reach destinations that block.
+const outputWait = 2 * time.Second
+
+// closePoller passes on what is left of the jobs' output once taskmasterd
+// is done: by then the processes are gone, and their pipes with them,
+// unless a process outside taskmasterd's reach holds one. A destination
+// that blocks (a FIFO nobody reads) gets outputWait, not for ever.
 func (d *daemon) closePoller() {
-	if d.poller != nil {
-		_ = d.poller.Close()
+	if d.poller == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), outputWait)
+	defer cancel()
+	if err := d.poller.Shutdown(ctx); err != nil {
+		d.log.Warn("jobs' last output not passed on", "err", err)
 	}
 }
 
+// reapOnSIGCHLD reaps on every SIGCHLD, and once at the start for children
+// that ended before the signal was caught (orphans inherited at exec).
 func (d *daemon) reapOnSIGCHLD(ctx context.Context) {
 	d.reaper.Reap()
 	for {

@@ -43,7 +43,19 @@ func OwnSIGURG() {
 		godebug += ","
 	}
 	env = append(env, "GODEBUG="+godebug+noPreempt)
-	_ = syscall.Exec("/proc/self/exe", os.Args, env)
+	_ = syscall.Exec(selfPath(), os.Args, env)
+}
+
+// selfPath is the file to re-exec: taskmasterd's own path, so that the
+// process keeps its name (ps and /proc/PID/comm show the file name exec'd,
+// and "exe" would replace "taskmasterd"), or /proc/self/exe when the path
+// is not known or the file is gone.
+func selfPath() string {
+	p, err := os.Executable()
+	if err != nil || strings.HasSuffix(p, " (deleted)") {
+		return "/proc/self/exe"
+	}
+	return p
 }
 
 // jobEnvironment is the environment jobs start from: taskmasterd's own,

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -92,9 +93,10 @@ func progress(format string, args ...any) {
 
 // options are the flags that are not about the tools.
 type options struct {
-	only  string
-	quick bool
-	out   string
+	only    string
+	spawnNs string
+	quick   bool
+	out     string
 }
 
 func parseFlags(args []string) (*bench, *options, error) {
@@ -110,6 +112,7 @@ func parseFlags(args []string) (*bench, *options, error) {
 	fs.StringVar(&b.spawnloop, "spawnloop", "", "the C spawn baseline (default ROOT/bin/bench-spawnloop)")
 	fs.StringVar(&b.orphanStorm, "orphanstorm", "", "the C orphan maker (default ROOT/bin/bench-orphanstorm)")
 	fs.StringVar(&b.svg, "svg", "", "write the spawn chart (SVG) to this file")
+	fs.StringVar(&o.spawnNs, "n", "", "comma-separated instance counts for the spawn and stop sections (default 10,100,500,1000; -quick 10,100)")
 	fs.StringVar(&o.only, "only", "", "comma-separated sections to run: "+sectionNames())
 	fs.BoolVar(&o.quick, "quick", false, "few, short runs: to check the benchmark itself, not for numbers")
 	fs.StringVar(&o.out, "o", "", "also write the report to this file")
@@ -122,6 +125,17 @@ func parseFlags(args []string) (*bench, *options, error) {
 		return nil, nil, err
 	}
 	b.defaults(o.quick)
+	if o.spawnNs != "" {
+		b.spawnNs = nil
+		for _, f := range strings.Split(o.spawnNs, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				fmt.Fprintf(os.Stderr, "bench: -n: %q is not a count of instances\n", f)
+				return nil, nil, errors.New("bad -n")
+			}
+			b.spawnNs = append(b.spawnNs, n)
+		}
+	}
 	return b, o, nil
 }
 

@@ -1,6 +1,7 @@
 package output
 
 import (
+	"context"
 	"errors"
 	"os"
 	"sync"
@@ -32,6 +33,8 @@ type Poller struct {
 	streams map[uint64]*stream // by id, the epoll data of the stream's events
 	nextID  uint64
 	closed  bool
+
+	drains sync.WaitGroup // the drains under way, for Shutdown to wait for
 }
 
 // stream is one pipe a Poller pumps.
@@ -82,6 +85,12 @@ func (p *Poller) Add(fd int, dst Destination, ring *Ring, done func()) {
 		s.id = p.nextID
 		if err = unix.SetNonblock(fd, true); err == nil {
 			err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, s.event())
+			if err != nil {
+				// Blocking again for pumpAlone: should the runtime's
+				// poller refuse it too (epoll is full), a non-blocking
+				// read would fail with EAGAIN and end the stream.
+				_ = unix.SetNonblock(fd, false)
+			}
 		}
 		if err == nil {
 			p.streams[s.id] = s
@@ -141,6 +150,7 @@ func (p *Poller) run(rc syscall.RawConn) {
 				ended = append(ended, s)
 			default:
 				s.draining = true
+				p.drains.Add(1)
 				go p.drain(s)
 			}
 		}
@@ -154,6 +164,7 @@ func (p *Poller) run(rc syscall.RawConn) {
 // drain reads the stream's pipe until it is empty, then watches it again,
 // or until it ends, then closes it.
 func (p *Poller) drain(s *stream) {
+	defer p.drains.Done()
 	ended := s.readAll()
 	p.mu.Lock()
 	s.draining = false
@@ -220,11 +231,20 @@ func (s *stream) end() {
 	s.done()
 }
 
-// Close stops the Poller. The streams it still pumps are ended as at the
-// end of their input, except those being drained, which end when their
-// drain does. taskmasterd closes its Poller last, once its processes, and
-// so their pipes, are gone.
+// Close is Shutdown with no time limit.
 func (p *Poller) Close() error {
+	return p.Shutdown(context.Background())
+}
+
+// Shutdown stops the Poller. The streams it still pumps are read until
+// their pipe is empty (or ended) and then ended as at the end of their
+// input; those being drained end when their drain does, and Shutdown waits
+// for them. taskmasterd shuts its Poller down last, once its processes, and
+// so their pipes, are gone: what they wrote last still reaches its
+// destination. A destination that blocks (a FIFO nobody reads) could hold
+// that up for ever: once ctx ends, Shutdown returns ctx's error without
+// waiting further, and the streams still held up end on their own, if ever.
+func (p *Poller) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -239,10 +259,24 @@ func (p *Poller) Close() error {
 	}
 	p.closed = true
 	p.mu.Unlock()
-	for _, s := range idle {
-		s.end()
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		for _, s := range idle {
+			// The pipe may hold output whose event run has not handled yet.
+			s.readAll()
+			s.end()
+		}
+		p.drains.Wait()
+	}()
+	var err error
+	select {
+	case <-ended:
+	case <-ctx.Done():
+		err = ctx.Err()
 	}
-	return p.ep.Close()
+	// No stream uses the epoll instance any more: closing it ends run.
+	return errors.Join(err, p.ep.Close())
 }
 
 // buffers holds the minBuffer-byte buffers of idle streams.

@@ -1,6 +1,7 @@
 package output
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -213,4 +214,92 @@ func TestPollerCloseEndsIdleStreams(t *testing.T) {
 	require.Equal(t, []string{"whole\n", "partial\n"}, dst.lines(t))
 	_, err = unix.FcntlInt(uintptr(r), unix.F_GETFD, 0)
 	require.ErrorIs(t, err, unix.EBADF, "the pipe is closed")
+}
+
+// Output left in a pipe whose writer has gone must reach the destination
+// even when Close comes before the Poller has seen the pipe's last event
+// (shutdown right after the last process ended).
+func TestPollerCloseReadsWhatIsLeft(t *testing.T) {
+	p, err := NewPoller()
+	require.NoError(t, err)
+	r, w := rawPipe(t)
+	var dst recorder
+	done := make(chan struct{})
+	p.Add(r, &dst, nil, func() { close(done) })
+	// Stand for an event not handled yet: the pipe is no longer watched.
+	require.NoError(t, unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, r, nil))
+	_, err = w.WriteString("last words\nno newline")
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	require.NoError(t, p.Close())
+	waitDone(t, done)
+	require.Equal(t, []string{"last words\n", "no newline\n"}, dst.lines(t))
+}
+
+// Close returns only once the streams being drained have ended: what
+// comes after would otherwise be lost when taskmasterd exits.
+func TestPollerCloseWaitsForDrains(t *testing.T) {
+	p, err := NewPoller()
+	require.NoError(t, err)
+	r, w := rawPipe(t)
+	g := &gate{entered: make(chan struct{}), open: make(chan struct{})}
+	done := make(chan struct{})
+	p.Add(r, g, nil, func() { close(done) })
+	_, err = w.WriteString("first\n")
+	require.NoError(t, err)
+	<-g.entered // a drain is under way, blocked in the destination
+	_, err = w.WriteString("second\n")
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	time.AfterFunc(50*time.Millisecond, func() { close(g.open) })
+	require.NoError(t, p.Close())
+	select {
+	case <-done:
+	default:
+		t.Fatal("Close returned while a stream was still being drained")
+	}
+}
+
+// When epoll refuses a pipe, the goroutine that pumps it instead gets it
+// back in blocking mode: a non-blocking descriptor that the runtime's
+// poller does not take either (epoll full) would read EAGAIN, end the
+// stream and SIGPIPE the process.
+func TestPollerFallbackIsBlocking(t *testing.T) {
+	p := newPoller(t)
+	r, w := rawPipe(t)
+	var dst recorder
+	done := make(chan struct{})
+	p.mu.Lock()
+	epfd := p.epfd
+	p.epfd = -1 // epoll_ctl fails
+	p.mu.Unlock()
+	p.Add(r, &dst, nil, func() { close(done) })
+	p.mu.Lock()
+	p.epfd = epfd
+	p.mu.Unlock()
+	flags, err := unix.FcntlInt(uintptr(r), unix.F_GETFL, 0)
+	require.NoError(t, err)
+	require.Zero(t, flags&unix.O_NONBLOCK, "the fallback's pipe is blocking")
+	_, err = w.WriteString("still pumped\n")
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	waitDone(t, done)
+	require.Equal(t, []string{"still pumped\n"}, dst.lines(t))
+}
+
+// A destination that blocks for ever cannot keep Shutdown from returning
+// once its context ends: taskmasterd must still exit.
+func TestPollerShutdownGivesUp(t *testing.T) {
+	p, err := NewPoller()
+	require.NoError(t, err)
+	r, w := rawPipe(t)
+	g := &gate{entered: make(chan struct{}), open: make(chan struct{})}
+	defer close(g.open)
+	p.Add(r, g, nil, func() {})
+	_, err = w.WriteString("stuck\n")
+	require.NoError(t, err)
+	<-g.entered
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, p.Shutdown(ctx), context.DeadlineExceeded)
 }

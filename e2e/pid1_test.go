@@ -53,7 +53,10 @@ func TestBackgroundChildrenAreReaped(t *testing.T) {
 // 2,000 orphans at once are all reaped.
 func TestOrphanStormIsFullyReaped(t *testing.T) {
 	forEachMode(t, func(t *testing.T, m mode) {
-		storm := `i=0; while [ $i -lt 2000 ]; do sleep 2 & i=$((i+1)); done; exit 0`
+		// Each sleep outlives the storm (2000 forks by a shell take from
+		// 0.4 s to several seconds, by machine), so that most are seen
+		// alive together before they end and must all be reaped.
+		storm := `i=0; while [ $i -lt 2000 ]; do sleep 8 & i=$((i+1)); done; exit 0`
 		d := startDaemon(t, daemonOpts{mode: m, jobs: map[string]string{
 			"storm": jobFile("cmd", []string{"/bin/sh", "-c", storm}, "autorestart", false, "starttime", 0),
 		}})

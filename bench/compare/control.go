@@ -511,7 +511,7 @@ func (b *bench) controlReport(sups []*supervisor, per int, cli, rpc [][]time.Dur
 	fmt.Fprintf(&sb, "taskmasterd and supervisord each run %d jobs (programs) of %s, %d in all, at the same time, each as PID 1 of its own PID namespace; every process is RUNNING before the clock starts. "+
 		"**CLI**: wall time of `taskmasterctl -addr ADDR status` (TCP loopback) and `supervisorctl -c CONF status` (unix socket), %d runs each, alternating, the client's own start-up included. "+
 		"**Request**: one request for every process's status on a fresh connection from Go, %d each: the Taskmaster protocol's `status` through `ctlproto`, and supervisord's XML-RPC `supervisor.getAllProcessInfo` (what `supervisorctl status` asks). "+
-		"A fresh connection to taskmasterd includes its check of which local user opened it (TCP has no peer credentials, so it looks the client's socket up in the kernel's `/proc/net/tcp`); the throughput runs below pay that once per client. Median (p10–p90) in ms.\n\n",
+		"A fresh connection to taskmasterd includes its check of which local user opened it (TCP has no peer credentials, so it asks the kernel who owns the client's socket, through its socket diagnostics); the throughput runs below pay that once per client. Median (p10–p90) in ms.\n\n",
 		ctlJobs, processes(per), n, b.ctlRuns, b.rpcRuns)
 	fmt.Fprintf(&sb, "| supervisor | `status` CLI ms | request ms |\n|---|---|---|\n")
 	for i, s := range sups {

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -493,16 +492,6 @@ func supervisordProcess(job, k, per int) string {
 	return fmt.Sprintf("s%02d:s%02d_%04d", job, job, k)
 }
 
-// percentile is the q-quantile of ds, in milliseconds.
-func percentile(ds []time.Duration, q float64) float64 {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := ms(ds)
-	slices.Sort(s)
-	return quantile(s, q)
-}
-
 // controlReport is the section's markdown.
 func (b *bench) controlReport(sups []*supervisor, per int, cli, rpc [][]time.Duration, loads [][]load) string {
 	var sb strings.Builder
@@ -532,7 +521,7 @@ func (b *bench) throughputReport(per int, loads [][]load) string {
 	for ci, c := range b.clients {
 		for _, l := range loads[ci] {
 			fmt.Fprintf(&sb, "| %d | %s | %.0f | %s | %s | %d |\n", c, l.name,
-				float64(l.requests)/l.elapsed.Seconds(), num(percentile(l.lat, 0.5)), num(percentile(l.lat, 0.99)), l.conns)
+				float64(l.requests)/l.elapsed.Seconds(), num(percentile(ms(l.lat), 0.5)), num(percentile(ms(l.lat), 0.99)), l.conns)
 		}
 	}
 	return sb.String()

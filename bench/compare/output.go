@@ -110,7 +110,7 @@ func (b *bench) outputRun(ctx context.Context, c capturer) (outputSample, error)
 		return s, err
 	}
 	defer os.Remove(out) // a GiB, maybe several runs of it: the disk
-	p, w, err := b.startCapture(c, out)
+	p, w, err := b.startCapture(ctx, c, out)
 	if err != nil {
 		return s, err
 	}
@@ -149,23 +149,10 @@ func (b *bench) outputRun(ctx context.Context, c capturer) (outputSample, error)
 
 // startCapture starts the job under c, writing to out, and watches the
 // execs of its namespace from the first.
-func (b *bench) startCapture(c capturer, out string) (*proc, *execWatch, error) {
-	events, err := procEventsListener()
-	if err != nil {
-		return nil, nil, err
-	}
-	var w *execWatch
-	p, err := c.start(b.outputJob(), out, func(p *proc) (err error) {
-		w, err = events.watch(p)
-		return err
-	})
-	if err != nil {
-		if w != nil {
-			w.close()
-		}
-		return nil, nil, err
-	}
-	return p, w, nil
+func (b *bench) startCapture(ctx context.Context, c capturer, out string) (*proc, *execWatch, error) {
+	launch := func(ready func(*proc) error) (*proc, error) { return c.start(b.outputJob(), out, ready) }
+	p, w, _, err := startWatched(ctx, c.name, launch, "", 0, time.Now())
+	return p, w, err
 }
 
 // awaitSize waits until the file path holds size bytes, and returns the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -120,6 +121,18 @@ func (e *procEvents) loop() {
 
 // handle dispatches the exec events of one datagram.
 func (e *procEvents) handle(b []byte) {
+	forEachProcEvent(b, func(what uint32, at time.Duration, data []byte) {
+		if what == procEventExec {
+			e.dispatch(int(binary.LittleEndian.Uint32(data[4:])), at) // process_tgid
+		}
+	})
+}
+
+// forEachProcEvent calls fn for each process event of a datagram read
+// from the connector: its kind (PROC_EVENT_*), its time and its
+// event_data, of which at least 8 bytes (the pid and tgid every kind
+// starts with) are there.
+func forEachProcEvent(b []byte, fn func(what uint32, at time.Duration, data []byte)) {
 	le := binary.LittleEndian
 	for len(b) >= nlmsgHeaderLen {
 		size := int(le.Uint32(b))
@@ -132,12 +145,7 @@ func (e *procEvents) handle(b []byte) {
 			continue
 		}
 		data := ev[cnMsgHeaderLen:]
-		if le.Uint32(data) != procEventExec {
-			continue
-		}
-		at := time.Duration(le.Uint64(data[8:]))
-		pid := int(le.Uint32(data[procEventHeaderLen+4:])) // process_tgid
-		e.dispatch(pid, at)
+		fn(le.Uint32(data), time.Duration(le.Uint64(data[8:])), data[procEventHeaderLen:])
 	}
 }
 
@@ -240,4 +248,45 @@ func pidNamespace(pid int) (uint64, error) {
 		return 0, fmt.Errorf("pid %d: namespace %q: %w", pid, link, err)
 	}
 	return ino, nil
+}
+
+// startWatched starts a program with start, watching its namespace's execs
+// from before its own exec, and waits until n processes named name have
+// exec'd in it (until deadline), which it returns in order. On success the
+// caller stops the program and closes the watch; on error both are done.
+func startWatched(ctx context.Context, label string, start func(ready func(*proc) error) (*proc, error), name string, n int, deadline time.Time) (*proc, *execWatch, []execEvent, error) {
+	events, err := procEventsListener()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var w *execWatch
+	p, err := start(func(p *proc) (err error) {
+		w, err = events.watch(p)
+		return err
+	})
+	if err != nil {
+		if w != nil {
+			w.close()
+		}
+		return nil, nil, nil, err
+	}
+	execs := make([]execEvent, 0, n)
+	for range n {
+		ev, err := w.next(p, name, deadline)
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			w.close()
+			p.stop()
+			return nil, nil, nil, fmt.Errorf("%s: %w", label, err)
+		}
+		execs = append(execs, ev)
+	}
+	if err := w.err(); err != nil {
+		w.close()
+		p.stop()
+		return nil, nil, nil, err
+	}
+	return p, w, execs, nil
 }

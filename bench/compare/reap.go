@@ -380,31 +380,18 @@ func (w *exitWatch) loop() {
 // handle records the exits of the pending pids in one datagram, each once
 // (a pid used again later is another process).
 func (w *exitWatch) handle(b []byte) {
-	le := binary.LittleEndian
-	for len(b) >= nlmsgHeaderLen {
-		size := int(le.Uint32(b))
-		if size < nlmsgHeaderLen || size > len(b) {
+	forEachProcEvent(b, func(what uint32, at time.Duration, data []byte) {
+		if what != procEventExit {
 			return
 		}
-		ev := b[nlmsgHeaderLen:size]
-		b = b[(size+3)&^3:]
-		// struct proc_event, then exit_proc_event: process_pid,
-		// process_tgid, ...
-		if len(ev) < cnMsgHeaderLen+procEventHeaderLen+8 {
-			continue
-		}
-		data := ev[cnMsgHeaderLen:]
-		if le.Uint32(data) != procEventExit {
-			continue
-		}
-		pid := le.Uint32(data[procEventHeaderLen:])
+		pid := binary.LittleEndian.Uint32(data) // exit_proc_event.process_pid
 		w.mu.Lock()
 		if w.pending[pid] {
 			delete(w.pending, pid)
-			w.exits = append(w.exits, time.Duration(le.Uint64(data[8:])))
+			w.exits = append(w.exits, at)
 		}
 		w.mu.Unlock()
-	}
+	})
 }
 
 func (w *exitWatch) fail(err error) {

@@ -54,29 +54,14 @@ func (b *bench) restart(ctx context.Context) (string, error) {
 
 // restartRun starts one supervisor and crashes its instances in turn.
 func (b *bench) restartRun(ctx context.Context, name string, start func(func(*proc) error) (*proc, error)) ([]time.Duration, error) {
-	events, err := procEventsListener()
+	p, w, execs, err := startWatched(ctx, name, start, "sleep", restartInstances, time.Now().Add(60*time.Second))
 	if err != nil {
-		return nil, err
-	}
-	var w *execWatch
-	p, err := start(func(p *proc) (err error) {
-		w, err = events.watch(p)
-		return err
-	})
-	if err != nil {
-		if w != nil {
-			w.close()
-		}
 		return nil, err
 	}
 	defer p.stop()
 	defer w.close()
-	var live []running
-	for range restartInstances {
-		ev, err := w.next(p, "sleep", time.Now().Add(60*time.Second))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
+	live := make([]running, 0, len(execs))
+	for _, ev := range execs {
 		live = append(live, running{ev.pid, ev.at})
 	}
 	var out []time.Duration
@@ -122,20 +107,10 @@ func (b *bench) restartReport(tm, sd string, lat [][]float64) string {
 	sb.WriteString("| supervisor | median ms | p90 ms | p99 ms | min ms | max ms |\n|---|---|---|---|---|---|\n")
 	for i, name := range []string{tm, sd} {
 		s := summarize(lat[i])
-		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s |\n", name, num(s.median), num(s.p90), num(p99(lat[i])), num(s.min), num(s.max))
+		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s |\n", name, num(s.median), num(s.p90), num(percentile(lat[i], 0.99)), num(s.min), num(s.max))
 	}
 	m := summarize(lat[0]).median
 	fmt.Fprintf(&sb, "\nsupervisord / taskmasterd, medians: %.1fx.\n", ratio(summarize(lat[1]).median, m))
-	b.check("restart latency under 5 ms median", m < 5, "%s ms median, p99 %s ms (%d crashes)", num(m), num(p99(lat[0])), len(lat[0]))
+	b.check("restart latency under 5 ms median", m < 5, "%s ms median, p99 %s ms (%d crashes)", num(m), num(percentile(lat[0], 0.99)), len(lat[0]))
 	return sb.String()
-}
-
-// p99 is the 99th percentile of xs.
-func p99(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return quantile(s, 0.99)
 }

@@ -77,37 +77,14 @@ func (b *bench) spawn(ctx context.Context) (string, error) {
 // spawnRun starts c with n instances and returns how long after its exec
 // the last of them exec'd sleep.
 func (b *bench) spawnRun(ctx context.Context, c contender, n int) (time.Duration, error) {
-	events, err := procEventsListener()
+	launch := func(ready func(*proc) error) (*proc, error) { return c.start(n, ready) }
+	p, w, execs, err := startWatched(ctx, fmt.Sprintf("%s, N=%d", c.name, n), launch, "sleep", n, time.Now().Add(120*time.Second))
 	if err != nil {
-		return 0, err
-	}
-	var w *execWatch
-	p, err := c.start(n, func(p *proc) (err error) {
-		w, err = events.watch(p)
-		return err
-	})
-	if err != nil {
-		if w != nil {
-			w.close()
-		}
 		return 0, err
 	}
 	defer p.stop()
 	defer w.close()
-	deadline := time.Now().Add(120 * time.Second)
-	var last execEvent
-	for range n {
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		if last, err = w.next(p, "sleep", deadline); err != nil {
-			return 0, fmt.Errorf("%s, N=%d: %w", c.name, n, err)
-		}
-	}
-	if err := w.err(); err != nil {
-		return 0, err
-	}
-	return last.at - p.exec, nil
+	return execs[n-1].at - p.exec, nil
 }
 
 // spawnReport is the section's text: a table per contender and N, the

@@ -38,6 +38,17 @@ func quantile(s []float64, q float64) float64 {
 	return s[lo] + (s[hi]-s[lo])*(pos-float64(lo))
 }
 
+// percentile is the q-quantile of xs (which it does not change), or 0 for
+// none: for the tails that summary leaves out, such as p99.
+func percentile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return quantile(s, q)
+}
+
 // ms converts durations to milliseconds.
 func ms(ds []time.Duration) []float64 {
 	out := make([]float64, len(ds))

@@ -72,29 +72,13 @@ func (b *bench) stopSection(ctx context.Context) (string, error) {
 // stopRun starts c with n processes, waits until they all run and a little
 // more, and times its stop.
 func (b *bench) stopRun(ctx context.Context, c contender, n int) (time.Duration, error) {
-	events, err := procEventsListener()
+	launch := func(ready func(*proc) error) (*proc, error) { return c.start(n, ready) }
+	p, w, _, err := startWatched(ctx, fmt.Sprintf("%s, N=%d", c.name, n), launch, "sleep", n, time.Now().Add(120*time.Second))
 	if err != nil {
-		return 0, err
-	}
-	var w *execWatch
-	p, err := c.start(n, func(p *proc) (err error) {
-		w, err = events.watch(p)
-		return err
-	})
-	if err != nil {
-		if w != nil {
-			w.close()
-		}
 		return 0, err
 	}
 	defer p.stop()
 	defer w.close()
-	deadline := time.Now().Add(120 * time.Second)
-	for range n {
-		if _, err := w.next(p, "sleep", deadline); err != nil {
-			return 0, fmt.Errorf("%s, N=%d: %w", c.name, n, err)
-		}
-	}
 	// Let each supervisor take note of its processes (supervisord marks
 	// them RUNNING on its next loop) before it is asked to stop.
 	if err := sleep(ctx, 500*time.Millisecond); err != nil {

@@ -33,6 +33,12 @@ VOLUME ["/etc/taskmaster/jobs"]
 # 0.0.0.0:7777 with TASKMASTER_TOKEN and TASKMASTER_ALLOW (docs/containers.md).
 EXPOSE 7777
 
+# The HTTP listener: the live dashboard at /, the live link (WebSocket) at
+# /api/socket, Prometheus metrics at /metrics and a health probe at
+# /healthz (docs/websocket.md). On 127.0.0.1:7780 unless TASKMASTER_HTTP
+# says otherwise; beyond loopback it needs TASKMASTER_TOKEN too.
+EXPOSE 7780
+
 # SIGTERM is taskmasterd's graceful shutdown: every job gets its stopsignal.
 STOPSIGNAL SIGTERM
 

@@ -17,8 +17,8 @@ import (
 )
 
 // start, stop, kill and repair answer success, redundant (ErrRedundant,
-// wrapped or not) or fail with the error's text, and pass the target on
-// untouched.
+// wrapped or not; success for repair, see TestRepairNothingToRepair) or fail
+// with the error's text, and pass the target on untouched.
 func TestJobOperations(t *testing.T) {
 	tests := []struct {
 		name string
@@ -45,6 +45,9 @@ func TestJobOperations(t *testing.T) {
 			t.Run(cmd+"/"+tt.name, func(t *testing.T) {
 				r := newRig(t)
 				want := tt.want
+				if cmd == "repair" && want == redundant {
+					want = success
+				}
 				if tt.err != nil {
 					err := tt.err(cmd)
 					r.sup.fail(cmd, tt.job, err)
@@ -206,6 +209,39 @@ func TestOriginalClientHabits(t *testing.T) {
 
 	// "Pz8\/" is "???": decoded, then refused as a job name.
 	require.Equal(t, failReply(validNameErr(t, "???")), r.exchange(`{"cmd":"pull","job":"Pz8\/","data":""};;`))
+}
+
+// repair with nothing to repair answers success, byte for byte, to the
+// original taskmasterctl's own request: that client reads redundant only
+// after start, stop and kill (and crashes on it after repair), and the
+// original daemon answered success. The other commands keep redundant.
+func TestRepairNothingToRepair(t *testing.T) {
+	r := newRig(t)
+	for _, cmd := range []string{"start", "stop", "kill", "repair"} {
+		r.sup.fail(cmd, "web", fmt.Errorf("%s %q: %w", cmd, "web", jobs.ErrRedundant))
+	}
+	require.Equal(t, success, r.exchange(`{"cmd":"repair","job":"d2Vi","data":""};;`))
+	require.Equal(t, success, r.exchange(request("repair", "web", "")))
+	for _, cmd := range []string{"start", "stop", "kill"} {
+		require.Equal(t, redundant, r.exchange(`{"cmd":"`+cmd+`","job":"d2Vi","data":""};;`), cmd)
+	}
+	require.Equal(t, []string{"repair web", "repair web", "start web", "stop web", "kill web"}, r.sup.Log())
+}
+
+// A key given twice is refused before the supervisor hears of it: a
+// request read as "list" by one reader must not be a kill for another.
+func TestDuplicateKeysRefused(t *testing.T) {
+	r := newRig(t)
+	for _, tt := range []struct{ send, key string }{
+		{`{"command":"list","command":"kill","job":"d2Vi"};;`, "command"},
+		{`{"cmd":"status","job":"","data":"","cmd":"kill","job":"d2Vi"};;`, "cmd"},
+		{`{"cmd":"kill","job":"ZGI=","data":"","job":"d2Vi"};;`, "job"},
+	} {
+		require.Equal(t, invalidReply(fmt.Sprintf("duplicate key %q", tt.key)), r.exchange(tt.send))
+	}
+	require.Empty(t, r.sup.Log())
+	// The original client's habits are still welcome on the same connection.
+	require.Equal(t, success, r.exchange(`{"cmd":"kill","job":"d2Vi","data":""};;`))
 }
 
 // Queries pipelined in one write are answered in order, one reply each.

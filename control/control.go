@@ -9,10 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/taskmaster/taskmaster/ctlproto"
+	"github.com/taskmaster/taskmaster/internal/jsonx"
 	"github.com/taskmaster/taskmaster/jobs"
+	"github.com/taskmaster/taskmaster/jobs/attach"
 	"github.com/taskmaster/taskmaster/jobs/jobfile"
 	"github.com/taskmaster/taskmaster/jobs/output"
 )
@@ -28,13 +31,17 @@ type Supervisor interface {
 	Reload(ctx context.Context, only string) error
 	Settled(ctx context.Context, target string) error
 	Wait(ctx context.Context, target string, state jobs.State) error
+	WaitReady(ctx context.Context, target string) error
 	Output(ctx context.Context, target string) (*output.Ring, error)
+	Signal(ctx context.Context, target string, sig syscall.Signal) error
+	Attach(ctx context.Context, target string, buffer int) (*attach.Session, string, error)
 }
 
 // Handler serves control requests. Create it with New.
 type Handler struct {
-	sup Supervisor
-	dir string // the jobs directory
+	sup        Supervisor
+	dir        string // the jobs directory
+	onShutdown func() // asks taskmasterd to shut down; nil: shutdown is refused
 }
 
 // New returns a Handler for sup, whose job files live in dir.
@@ -52,7 +59,7 @@ func (h *Handler) ServeCtl(ctx context.Context, req *ctlproto.Request) *ctlproto
 	case ctlproto.CmdKill:
 		return outcome(h.sup.Kill(ctx, req.Job))
 	case ctlproto.CmdRepair:
-		return outcome(h.sup.Repair(ctx, req.Job))
+		return repaired(h.sup.Repair(ctx, req.Job))
 	case ctlproto.CmdStatus:
 		return h.status(ctx, req.Job)
 	case ctlproto.CmdList:
@@ -71,6 +78,15 @@ func (h *Handler) ServeCtl(ctx context.Context, req *ctlproto.Request) *ctlproto
 		return h.wait(ctx, req.Job, req.Data)
 	case ctlproto.CmdTail:
 		return h.tail(ctx, req.Job, req.Data)
+	case ctlproto.CmdAttach:
+		return h.attach(ctx, req.Job, req.Data)
+	case ctlproto.CmdSignal:
+		return h.signal(ctx, req.Job, req.Data)
+	case ctlproto.CmdShutdown:
+		return h.shutdown()
+	case ctlproto.CmdAgents:
+		// A fleet manager answers it before this handler (fleet.Router).
+		return ctlproto.Failf("agents: this taskmasterd is not a fleet manager (-fleet-listen is off)")
 	}
 	return ctlproto.Invalid(fmt.Sprintf("unknown command %q", req.Command))
 }
@@ -86,6 +102,17 @@ func outcome(err error) *ctlproto.Response {
 	return ctlproto.Fail(err)
 }
 
+// repaired answers a repair. Nothing to repair is success, not redundant:
+// the original taskmasterctl understands redundant only after start, stop and
+// kill and crashes on it after repair, and the original daemon answered
+// success there (docs/protocol.md, Compatibility).
+func repaired(err error) *ctlproto.Response {
+	if errors.Is(err, jobs.ErrRedundant) {
+		return ctlproto.Success()
+	}
+	return outcome(err)
+}
+
 func (h *Handler) status(ctx context.Context, target string) *ctlproto.Response {
 	st, err := h.sup.Status(ctx, target)
 	if err != nil {
@@ -96,11 +123,11 @@ func (h *Handler) status(ctx context.Context, target string) *ctlproto.Response 
 		if st == nil {
 			st = []jobs.JobStatus{} // {"jobs":[]}, not {"jobs":null}
 		}
-		data, err = json.Marshal(struct {
+		data, err = jsonx.Marshal(struct {
 			Jobs []jobs.JobStatus `json:"jobs"`
 		}{st})
 	} else {
-		data, err = json.Marshal(st[0])
+		data, err = jsonx.Marshal(st[0])
 	}
 	if err != nil {
 		return ctlproto.Fail(err)
@@ -133,6 +160,10 @@ func (h *Handler) reloadAndSettle(ctx context.Context, name string) *ctlproto.Re
 	return outcome(h.sup.Settled(ctx, name))
 }
 
+// WaitReady is the "state" of a wait request that waits until the target
+// is ready (jobs.Supervisor.WaitReady) rather than in a state.
+const WaitReady = "READY"
+
 // waitRequest is the data of a wait request.
 type waitRequest struct {
 	State     string `json:"state"`
@@ -164,15 +195,20 @@ func (h *Handler) wait(ctx context.Context, target string, data []byte) *ctlprot
 		return ctlproto.Failf("wait: data must be JSON like {\"state\":\"RUNNING\",\"timeout_ms\":30000}: %v", err)
 	}
 	state, ok := jobs.ParseState(req.State)
-	if !ok {
+	if !ok && req.State != WaitReady {
 		return ctlproto.Failf("wait: unknown state %q", req.State)
 	}
 	timeout := waitFor(req.TimeoutMS)
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	err := h.sup.Wait(wctx, target, state)
+	var err error
+	if req.State == WaitReady {
+		err = h.sup.WaitReady(wctx, target)
+	} else {
+		err = h.sup.Wait(wctx, target, state)
+	}
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return ctlproto.Failf("%s did not reach %s within %v", target, state, timeout)
+		return ctlproto.Failf("%s did not reach %s within %v", target, req.State, timeout)
 	}
 	return outcome(err)
 }

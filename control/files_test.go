@@ -271,7 +271,7 @@ func TestPullFIFO(t *testing.T) {
 	go func() { reply <- r.exchange(request("pull", "pipe", "")) }()
 	select {
 	case got := <-reply:
-		require.Equal(t, failReply("pull pipe: is not a regular file, not a job file"), got)
+		require.Equal(t, failReply(r.path("pipe")+": is not a regular file, not a job file"), got)
 	case <-time.After(10 * time.Second):
 		t.Fatal("pull blocked on a FIFO")
 	}

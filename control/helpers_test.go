@@ -19,15 +19,18 @@ import (
 	"github.com/taskmaster/taskmaster/control"
 	"github.com/taskmaster/taskmaster/ctlproto"
 	"github.com/taskmaster/taskmaster/jobs"
+	"github.com/taskmaster/taskmaster/jobs/attach"
+	"github.com/taskmaster/taskmaster/jobs/jobfile"
 	"github.com/taskmaster/taskmaster/jobs/output"
 )
 
 // call is one call the handler made to the fake supervisor.
 type call struct {
-	Method   string     // "start", "stop", "kill", "repair", "status", "names", "reload", "wait", "output"
-	Target   string     // the target or name passed
-	State    jobs.State // for wait
-	Deadline time.Time  // the context's deadline; zero when it has none
+	Method   string         // "start", "stop", "kill", "repair", "status", "names", "reload", "wait", "output"
+	Target   string         // the target or name passed
+	State    jobs.State     // for wait
+	Signal   syscall.Signal // for signal
+	Deadline time.Time      // the context's deadline; zero when it has none
 }
 
 // String is the call as the tests compare it: "stop web", "wait web RUNNING".
@@ -35,6 +38,9 @@ func (c call) String() string {
 	s := c.Method + " " + c.Target
 	if c.Method == "wait" {
 		s += " " + c.State.String()
+	}
+	if c.Method == "signal" {
+		s += " " + jobfile.SignalName(c.Signal)
 	}
 	return s
 }
@@ -53,12 +59,13 @@ type fakeSup struct {
 	status  []jobs.JobStatus
 	names   []string
 	ring    *output.Ring
+	point   *attach.Point // what Attach attaches to
 }
 
 var _ control.Supervisor = (*fakeSup)(nil)
 
 func newFakeSup() *fakeSup {
-	return &fakeSup{results: map[string]error{}, hooks: map[string]hook{}, ring: output.NewRing(1024)}
+	return &fakeSup{results: map[string]error{}, hooks: map[string]hook{}, ring: output.NewRing(1024), point: attach.NewPoint()}
 }
 
 // fail scripts the result of method on target.
@@ -168,6 +175,10 @@ func (f *fakeSup) Wait(ctx context.Context, target string, state jobs.State) err
 	return f.record(ctx, call{Method: "wait", Target: target, State: state})
 }
 
+func (f *fakeSup) WaitReady(ctx context.Context, target string) error {
+	return f.record(ctx, call{Method: "wait-ready", Target: target})
+}
+
 func (f *fakeSup) Output(ctx context.Context, target string) (*output.Ring, error) {
 	if err := f.record(ctx, call{Method: "output", Target: target}); err != nil {
 		return nil, err
@@ -175,6 +186,19 @@ func (f *fakeSup) Output(ctx context.Context, target string) (*output.Ring, erro
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.ring, nil
+}
+
+func (f *fakeSup) Signal(ctx context.Context, target string, sig syscall.Signal) error {
+	return f.record(ctx, call{Method: "signal", Target: target, Signal: sig})
+}
+
+// Attach attaches to f.point, as instance target.
+func (f *fakeSup) Attach(ctx context.Context, target string, buffer int) (*attach.Session, string, error) {
+	if err := f.record(ctx, call{Method: "attach", Target: target}); err != nil {
+		return nil, "", err
+	}
+	s, err := f.point.Attach(buffer)
+	return s, target, err
 }
 
 // rig is a real ctlproto.Server answering with control.New(sup, dir) on a

@@ -159,6 +159,24 @@ func TestWait(t *testing.T) {
 	}
 }
 
+// wait for READY waits with WaitReady, and says so when it times out.
+func TestWaitReady(t *testing.T) {
+	r := newRig(t)
+	require.Equal(t, success, r.exchange(request("wait", "db", `{"state":"READY","timeout_ms":1500}`)))
+	require.Equal(t, []string{"wait-ready db"}, r.sup.Log())
+	r.sup.on("wait-ready", func(ctx context.Context, target string) error {
+		<-ctx.Done()
+		return fmt.Errorf("wait %s: %w", target, ctx.Err())
+	})
+	require.Equal(t, failReply("db did not reach READY within 100ms"),
+		r.exchange(request("wait", "db", `{"state":"READY","timeout_ms":100}`)))
+	r.sup.on("wait-ready", func(ctx context.Context, target string) error {
+		return fmt.Errorf("db:0: %w: FATAL: not ready after 1s", jobs.ErrNotReady)
+	})
+	require.Equal(t, failReply("db:0: will not become ready: FATAL: not ready after 1s"),
+		r.exchange(request("wait", "db", `{"state":"READY"}`)))
+}
+
 // wait answers what the supervisor's Wait says, and a timeout in words.
 func TestWaitOutcomes(t *testing.T) {
 	r := newRig(t)

@@ -34,6 +34,7 @@ const (
 	argJob              // NAME: a job file
 	argInstance         // NAME or NAME:N
 	argCommand          // a command name
+	argState            // what wait waits for: a process state, or ready
 )
 
 // plain is setup for a command without flags of its own.
@@ -59,12 +60,19 @@ func init() {
 			min: 1, max: -1, complete: []argKind{argTarget}, setup: plain(runSimple(killWords))},
 		{name: "repair", args: "JOB...", help: "reset jobs to their default state, non-destructively",
 			min: 1, max: -1, complete: []argKind{argTarget}, setup: plain(runSimple(repairWords))},
-		{name: "wait", args: "JOB [--state S] [--timeout D]", help: "wait until every process of JOB is in state S (default RUNNING)",
-			min: 1, max: 1, complete: []argKind{argTarget}, setup: setupWait},
+		{name: "wait", args: "JOB [STATE|ready] [--timeout D]", help: "wait until every process of JOB is in STATE (default RUNNING), or ready (past its ready check, and healthy)",
+			min: 1, max: 2, complete: []argKind{argTarget, argState}, setup: setupWait},
 		{name: "tail", args: "[-f] JOB[:N]", help: "print the recent output of a process; -f: keep following it",
 			min: 1, max: 1, complete: []argKind{argInstance}, setup: setupTail},
+		{name: "attach", args: "[-detach-keys K] JOB[:N]", help: "become the terminal of a process (Ctrl-P Ctrl-Q detaches); read-only for a job without tty",
+			min: 1, max: 1, complete: []argKind{argInstance}, setup: setupAttach},
+		{name: "fg", args: "[-detach-keys K] JOB[:N]", help: "attach, as supervisorctl's fg",
+			min: 1, max: 1, complete: []argKind{argInstance}, setup: setupAttach},
+		{name: "signal", args: "SIG JOB...", help: "send a signal (HUP, USR1, 10, ...) to the process groups of jobs",
+			min: 2, max: -1, complete: []argKind{argNone, argTarget}, setup: plain(runSignal)},
 		{name: "list", help: "list job names, one per line", setup: plain(runList)},
-		{name: "health", help: "exit 0 if every autostart job is healthy, else 1 (HEALTHCHECK)", setup: plain(runHealth)},
+		{name: "agents", help: "list a fleet manager's agents: address, state, round-trip time, jobs", setup: plain(runAgents)},
+		{name: "health", help: "exit 0 if every autostart job is healthy (ready, no failed health check) and every job file in use, else 1 (HEALTHCHECK)", setup: plain(runHealth)},
 		{name: "pull", args: "JOB [FILE]", help: "print a job file, or write it to FILE",
 			min: 1, max: 2, complete: []argKind{argJob, argNone}, setup: plain(runPull)},
 		{name: "push", args: "FILE [JOB]", help: "upload a job file (JOB: NAME of NAME.tm.json by default; FILE - is stdin)",
@@ -73,6 +81,8 @@ func init() {
 			min: 1, max: 1, complete: []argKind{argJob}, setup: plain(runSimple(deleteWords))},
 		{name: "reload", args: "JOB", help: "reload one job file",
 			min: 1, max: 1, complete: []argKind{argJob}, setup: plain(runSimple(reloadWords))},
+		{name: "shutdown", args: "[-y]", help: "stop taskmasterd as SIGTERM does, and wait until it has (asks first at a terminal)",
+			setup: setupShutdown},
 		{name: "version", help: "print the version of taskmasterctl", setup: plain(runVersion)},
 		{name: "help", args: "[COMMAND]", help: "show this help, or the help of one command",
 			max: 1, complete: []argKind{argCommand}, setup: plain(runHelp)},

@@ -108,6 +108,8 @@ func (c *completer) candidates(before []string, word string) []string {
 	switch cmd.kindAt(argIndex) {
 	case argCommand:
 		return commandNames(false)
+	case argState:
+		return append([]string{"ready"}, processStates...)
 	case argTarget:
 		names = append([]string{"all"}, c.jobNames()...)
 	case argJob:

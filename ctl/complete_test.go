@@ -71,6 +71,8 @@ func TestComplete(t *testing.T) {
 		{"-json -addr x stat|", "-json -addr x status |", ""},
 		{"wait --state RUNNING wo|", "wait --state RUNNING worker |", ""},
 		{"wait wo| --state", "wait worker | --state", ""},
+		{"wait db re|", "wait db ready |", ""},
+		{"wait db STA|", "wait db STARTING |", ""},
 		{"help wa|", "help wait |", ""},
 		{"frob w|", "frob w|", ""},
 		{"list |", "list |", ""},

@@ -79,7 +79,7 @@ func TestHelpAndVersion(t *testing.T) {
 			require.Contains(t, got.stdout, "\n  "+c.name+" ", "%q", args)
 		}
 	}
-	require.Equal(t, ran{"usage: taskmasterctl wait JOB [--state S] [--timeout D]\n  wait until every process of JOB is in state S (default RUNNING)\n", "", 0},
+	require.Equal(t, ran{"usage: taskmasterctl wait JOB [STATE|ready] [--timeout D]\n  wait until every process of JOB is in STATE (default RUNNING), or ready (past its ready check, and healthy)\n", "", 0},
 		runAt(addr, "help", "wait"))
 	require.Equal(t, ran{"usage: taskmasterctl start JOB...\n  start jobs (JOB, NAME:N or all)\n", "", 0},
 		runAt(addr, "start", "-h"))

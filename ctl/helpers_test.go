@@ -17,6 +17,7 @@ import (
 // script the test sets, and records every request that reaches it.
 type fakeDaemon struct {
 	addr string
+	srv  *ctlproto.Server
 
 	mu    sync.Mutex
 	got   []sent
@@ -44,6 +45,7 @@ func startDaemon(t *testing.T, reply func(req *ctlproto.Request) *ctlproto.Respo
 	require.NoError(t, err)
 	d.addr = l.Addr().String()
 	srv := &ctlproto.Server{Handler: d}
+	d.srv = srv
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	t.Cleanup(func() {

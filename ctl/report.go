@@ -1,10 +1,12 @@
 package ctl
 
 import (
-	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/taskmaster/taskmaster/ctlproto"
+	"github.com/taskmaster/taskmaster/internal/jsonx"
 )
 
 // words is how a command that answers success or redundant reports them.
@@ -79,7 +81,7 @@ func (s *session) refused(job string, resp *ctlproto.Response) int {
 	if s.opts.json {
 		s.printJSON(result{Job: job, Response: string(resp.Kind), Error: msg})
 	}
-	fmt.Fprintf(s.errw, "taskmasterctl: %s: %s\n", job, msg)
+	fmt.Fprintf(s.errw, "taskmasterctl: %s: %s\n", visible(job), visible(msg))
 	return ExitFail
 }
 
@@ -95,6 +97,9 @@ func replyError(resp *ctlproto.Response) string {
 		if resp.Error == "" {
 			return "invalid request"
 		}
+		if cmd, ok := unknownCommand(resp.Error); ok && newerCommands[cmd] {
+			return fmt.Sprintf("invalid request: %s (this taskmasterd is older than taskmasterctl: it does not have %s yet)", resp.Error, cmd)
+		}
 		return "invalid request: " + resp.Error
 	case ctlproto.KindRedundant:
 		return "nothing to do"
@@ -104,11 +109,28 @@ func replyError(resp *ctlproto.Response) string {
 
 // printJSON prints v on one line.
 func (s *session) printJSON(v any) int {
-	b, err := json.Marshal(v)
+	b, err := jsonx.Marshal(v)
 	if err != nil {
 		fmt.Fprintf(s.errw, "taskmasterctl: %v\n", err)
 		return ExitFail
 	}
 	fmt.Fprintf(s.out, "%s\n", b)
 	return ExitOK
+}
+
+// newerCommands are the extensions a taskmasterd older than this client
+// may lack, and refuse as unknown.
+var newerCommands = map[string]bool{
+	string(ctlproto.CmdAttach): true, string(ctlproto.CmdSignal): true, string(ctlproto.CmdShutdown): true,
+}
+
+// unknownCommand reads the command out of the invalid reply an older
+// taskmasterd gives a command it lacks: unknown command "attach".
+func unknownCommand(reason string) (string, bool) {
+	quoted, ok := strings.CutPrefix(reason, "unknown command ")
+	if !ok {
+		return "", false
+	}
+	cmd, err := strconv.Unquote(quoted)
+	return cmd, err == nil
 }

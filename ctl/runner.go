@@ -94,7 +94,8 @@ flags (before or after the command):
   -json         print JSON, for scripts
   -timeout D    bound on connecting and on each reply, 0 for none (default %v)
 
-exit codes: 0 ok, 1 the daemon said fail/invalid/redundant, 2 usage, 3 cannot reach taskmasterd
+exit codes: 0 ok, 1 the daemon said fail/invalid/redundant, 2 usage, 3 cannot reach taskmasterd;
+  attach: the exit code of the process when it exits
 `, DefaultAddr, DefaultTimeout)
 }
 

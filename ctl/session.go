@@ -17,14 +17,17 @@ import (
 // session is one command being run: its options, its streams and its
 // connection, dialled at the first request and closed at the end.
 type session struct {
-	ctx    context.Context // ends when the user interrupts the command
-	opts   options
-	in     io.Reader
-	out    io.Writer
-	errw   io.Writer
-	now    func() time.Time
-	color  bool
-	client *ctlproto.Client
+	ctx   context.Context // ends when the user interrupts the command
+	opts  options
+	in    io.Reader
+	out   io.Writer
+	errw  io.Writer
+	now   func() time.Time
+	color bool
+	// interactive: stdin is a terminal, with a person at it who can be
+	// asked (shutdown's confirmation)
+	interactive bool
+	client      *ctlproto.Client
 }
 
 func (r *runner) newSession(ctx context.Context, opts options) *session {
@@ -36,6 +39,8 @@ func (r *runner) newSession(ctx context.Context, opts options) *session {
 		errw:  r.env.Stderr,
 		now:   r.env.Now,
 		color: r.useColor(),
+
+		interactive: r.env.IsTerminal(r.env.Stdin),
 	}
 }
 

@@ -1,24 +1,27 @@
 package ctl
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/taskmaster/taskmaster/ctlproto"
+	"github.com/taskmaster/taskmaster/internal/health"
+	"github.com/taskmaster/taskmaster/internal/jsonx"
 )
 
 // jobStatus is one job of the status JSON (docs/protocol.md). The client
 // keeps its own copy of the shape so as not to link the supervisor.
 type jobStatus struct {
-	Name      string          `json:"name"`
-	State     string          `json:"state"`
-	AutoStart bool            `json:"autostart"`
-	Critical  bool            `json:"critical"`
-	Healthy   bool            `json:"healthy"`
-	Error     string          `json:"error,omitempty"` // why the job file on disk is not in use
-	Processes []processStatus `json:"processes"`
+	Agent      string          `json:"agent,omitempty"`       // on a fleet manager, the agent the job runs on
+	AgentState string          `json:"agent_state,omitempty"` // set when that agent is not connected
+	Name       string          `json:"name"`
+	State      string          `json:"state"`
+	AutoStart  bool            `json:"autostart"`
+	Critical   bool            `json:"critical"`
+	Healthy    bool            `json:"healthy"`
+	Error      string          `json:"error,omitempty"` // why the job file on disk is not in use
+	Processes  []processStatus `json:"processes"`
 }
 
 // processStatus is one instance (NAME:N) of the status JSON.
@@ -31,6 +34,12 @@ type processStatus struct {
 	ExitCode *int      `json:"exit_code"`
 	Signal   string    `json:"signal,omitempty"`
 	Detail   string    `json:"detail,omitempty"`
+	// Readiness and health (docs/protocol.md):
+	Ready          string `json:"ready,omitempty"`
+	Health         string `json:"health,omitempty"`
+	HealthFailures int    `json:"health_failures,omitempty"`
+	CheckError     string `json:"check_error,omitempty"`
+	NotifyStatus   string `json:"notify_status,omitempty"`
 }
 
 // statusData asks for the status of target ("" for every job) and returns
@@ -52,13 +61,13 @@ func (s *session) decodeStatus(data []byte) ([]jobStatus, int) {
 	var all struct {
 		Jobs *[]jobStatus `json:"jobs"`
 	}
-	err := json.Unmarshal(data, &all)
+	err := jsonx.Unmarshal(data, &all)
 	if err == nil && all.Jobs != nil {
 		return *all.Jobs, ExitOK
 	}
 	var one jobStatus
 	if err == nil {
-		err = json.Unmarshal(data, &one)
+		err = jsonx.Unmarshal(data, &one)
 	}
 	if err != nil {
 		fmt.Fprintf(s.errw, "taskmasterctl: status: bad reply from taskmasterd: %v\n", err)
@@ -94,7 +103,11 @@ func runStatus(s *session, args []string) int {
 }
 
 // runHealth is meant for a container's HEALTHCHECK: healthy when every job
-// that should run on its own (autostart) is where its settings want it.
+// that should run on its own (autostart) is where its settings want it, and
+// every job file is in use. A file taskmasterd cannot use (an INVALID job,
+// or an invalid edit while the last good version runs on) is unhealthy
+// whatever its job's autostart: a typo must not pass for a healthy
+// container.
 func runHealth(s *session, _ []string) int {
 	data, code := s.statusData("")
 	if code != ExitOK {
@@ -107,13 +120,15 @@ func runHealth(s *session, _ []string) int {
 	var sick []string
 	checked := 0
 	for _, j := range jobs {
-		if !j.AutoStart {
-			continue
+		if j.Agent != "" {
+			continue // a fleet manager's health is its own jobs': agents have theirs
 		}
-		checked++
-		if !j.Healthy {
+		if j.AutoStart {
+			checked++
+		}
+		if !healthy(j) {
 			sick = append(sick, j.Name)
-			fmt.Fprintf(s.errw, "taskmasterctl: %s: unhealthy%s\n", j.Name, whyUnhealthy(j))
+			fmt.Fprintf(s.errw, "taskmasterctl: %s: unhealthy%s\n", visible(j.Name), visible(whyUnhealthy(j)))
 		}
 	}
 	if s.opts.json {
@@ -130,18 +145,55 @@ func runHealth(s *session, _ []string) int {
 	return ExitOK
 }
 
-// whyUnhealthy is " (STATE): first reason found", for the health report.
+// healthy is the health command's verdict on one job (the rule /healthz
+// applies too).
+func healthy(j jobStatus) bool {
+	return health.JobOK(health.Job{FileError: j.Error, Healthy: j.Healthy, AutoStart: j.AutoStart,
+		Critical: j.Critical, Unhealthy: j.unhealthy() != nil})
+}
+
+// unhealthy returns the first instance its health check found unhealthy,
+// or nil.
+func (j jobStatus) unhealthy() *processStatus {
+	for i, p := range j.Processes {
+		if p.Health == health.Unhealthy {
+			return &j.Processes[i]
+		}
+	}
+	return nil
+}
+
+// whyUnhealthy is " (STATE): first reason found", on one line, for the
+// health report.
 func whyUnhealthy(j jobStatus) string {
 	why := " (" + j.State + ")"
-	if j.Error != "" {
-		return why + ": " + j.Error
+	switch {
+	case j.Error != "" && len(j.Processes) == 0:
+		return why + ": " + oneLine(j.Error)
+	case j.Error != "":
+		// An older valid file runs: say why the new one is not used.
+		return why + ": job file not in use: " + oneLine(j.Error)
+	}
+	if p := j.unhealthy(); p != nil {
+		return why + ": " + p.Name + ": unhealthy: " + oneLine(p.CheckError)
 	}
 	for _, p := range j.Processes {
-		if p.State != "RUNNING" && p.Detail != "" {
-			return why + ": " + p.Name + ": " + p.Detail
+		switch {
+		case p.Ready == "waiting":
+			return why + ": " + p.Name + ": not ready" + oneLine(prefixed(": ", p.CheckError))
+		case p.State != "RUNNING" && p.Detail != "":
+			return why + ": " + p.Name + ": " + oneLine(p.Detail)
 		}
 	}
 	return why
+}
+
+// prefixed is prefix+s, or "" when s is.
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
 }
 
 func labelOr(label, fallback string) string {

@@ -8,52 +8,143 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 )
 
 // row is one line of the status table, before alignment.
 type row struct {
-	name, state, pid, uptime, restarts, exit, detail string
+	agent, name, state, pid, uptime, restarts, exit, health, detail string
 }
 
 // writeTable prints jobs as the status table: one row per process, or one
 // row for a job without processes (an INVALID job), aligned with tabwriter.
+// An AGENT column comes first on a fleet manager, and a HEALTH column
+// (readiness and health) after STATE when some process has a ready or
+// health check: tables without them stay as they were.
 func writeTable(w io.Writer, jobs []jobStatus, now time.Time, color bool) {
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
-	writeRow(tw, row{"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "DETAIL"}, color, colorHeader)
+	cols := columns{agent: hasAgents(jobs), health: anyChecks(jobs)} // AGENT on a fleet manager; HEALTH with checks
+	writeRow(tw, row{"AGENT", "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "HEALTH", "DETAIL"}, cols, color, colorHeader)
 	for _, j := range jobs {
 		for _, r := range jobRows(j, now) {
-			writeRow(tw, r, color, stateColor(r))
+			r.agent = agentCell(j)
+			if j.Agent != "" { // the AGENT column says it: NAME as the agent says it
+				r.name = strings.TrimPrefix(r.name, j.Agent+"/")
+			}
+			writeRow(tw, r, cols, color, stateColor(r))
 		}
 	}
 	tw.Flush()
 	// tabwriter pads the cell before an empty DETAIL too: drop the blanks.
+	// One write for the whole table: a write per row cost 200 system calls
+	// for a status of 200 processes.
+	var out strings.Builder
+	out.Grow(buf.Len())
 	for _, line := range strings.SplitAfter(buf.String(), "\n") {
 		if line != "" {
-			io.WriteString(w, strings.TrimRight(line, " \n")+"\n")
+			out.WriteString(strings.TrimRight(line, " \n"))
+			out.WriteByte('\n')
 		}
 	}
+	io.WriteString(w, out.String())
 }
 
-// writeRow writes one row, the STATE cell painted when color is on.
-func writeRow(tw io.Writer, r row, color bool, c sgr) {
+// columns says which of the optional columns a table has.
+type columns struct{ agent, health bool }
+
+// writeRow writes one row, the STATE cell painted when color is on, the
+// AGENT cell first and the HEALTH cell after STATE when the table has them.
+func writeRow(tw io.Writer, r row, cols columns, color bool, c sgr) {
 	state := oneLine(r.state)
 	if color {
 		state = paint(c, state)
 	}
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(r.name), state, oneLine(r.pid),
-		oneLine(r.uptime), oneLine(r.restarts), oneLine(r.exit), oneLine(r.detail))
+	var cells []string
+	if cols.agent {
+		cells = append(cells, oneLine(r.agent))
+	}
+	cells = append(cells, oneLine(r.name), state)
+	if cols.health {
+		cells = append(cells, oneLine(r.health))
+	}
+	cells = append(cells, oneLine(r.pid), oneLine(r.uptime), oneLine(r.restarts), oneLine(r.exit), oneLine(r.detail))
+	fmt.Fprintln(tw, strings.Join(cells, "\t"))
+}
+
+// anyChecks reports whether some process has a ready or health check.
+func anyChecks(jobs []jobStatus) bool {
+	for _, j := range jobs {
+		for _, p := range j.Processes {
+			if p.Ready != "" || p.Health != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// healthCell is a process's HEALTH: its health check's verdict when it has
+// one running, else its readiness ("not ready" while STARTING), else "-".
+func healthCell(p processStatus) string {
+	switch {
+	case p.Health == "healthy" && p.HealthFailures > 0:
+		return fmt.Sprintf("healthy (%d failed)", p.HealthFailures)
+	case p.Health != "":
+		return p.Health
+	case p.Ready == "waiting":
+		return "not ready"
+	case p.Ready != "":
+		return p.Ready
+	}
+	return "-"
 }
 
 // cellBreaks would end a row or a cell early: a job file error often spans
 // lines.
 var cellBreaks = strings.NewReplacer("\r\n", "; ", "\n", "; ", "\r", " ", "\t", " ")
 
-func oneLine(s string) string { return cellBreaks.Replace(strings.TrimSpace(s)) }
+func oneLine(s string) string { return visible(cellBreaks.Replace(strings.TrimSpace(s))) }
+
+// visible shows the terminal controls in s as escapes (\x1b, \u009b)
+// instead of letting them reach the terminal. Much of what taskmasterctl
+// prints comes from others: an exec check's output and an http check's
+// answer are the job's program's, everything of an agent's jobs on a
+// fleet manager is the agent's; a control sequence in them could retitle
+// the window, write the clipboard (OSC 52), or move the cursor and erase
+// lines so that a failing job looks fine. Newlines are the caller's
+// business (oneLine joins lines; a message may span them).
+func visible(s string) string {
+	if !strings.ContainsFunc(s, isControl) && utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && n == 1: // not UTF-8
+			fmt.Fprintf(&b, "\\x%02x", s[0])
+		case isControl(r) && r < 0x80:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case isControl(r):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteString(s[:n])
+		}
+		s = s[n:]
+	}
+	return b.String()
+}
+
+// isControl reports whether r is a C0 or C1 control other than a newline,
+// or DEL.
+func isControl(r rune) bool {
+	return (r < 0x20 && r != '\n') || r == 0x7f || (r >= 0x80 && r < 0xa0)
+}
 
 func jobRows(j jobStatus, now time.Time) []row {
 	if len(j.Processes) == 0 {
-		return []row{{name: j.Name, state: j.State, pid: "-", uptime: "-", restarts: "-", exit: "-", detail: j.Error}}
+		return []row{{name: j.Name, state: j.State, pid: "-", uptime: "-", restarts: "-", exit: "-", health: "-", detail: j.Error}}
 	}
 	rows := make([]row, len(j.Processes))
 	for i, p := range j.Processes {
@@ -67,7 +158,8 @@ func jobRows(j jobStatus, now time.Time) []row {
 }
 
 func processRow(p processStatus, now time.Time) row {
-	r := row{name: p.Name, state: p.State, pid: "-", uptime: "-", restarts: strconv.Itoa(p.Restarts), exit: "-", detail: p.Detail}
+	r := row{name: p.Name, state: p.State, pid: "-", uptime: "-", restarts: strconv.Itoa(p.Restarts), exit: "-",
+		health: healthCell(p), detail: joinDetail(p.Detail, p.NotifyStatus, p.CheckError)}
 	if p.Pid > 0 {
 		r.pid = strconv.Itoa(p.Pid)
 	}

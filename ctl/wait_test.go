@@ -25,6 +25,14 @@ func TestWaitFlags(t *testing.T) {
 			"web:1", `{"state":"STOPPED","timeout_ms":60000}`, "web:1: STOPPED\n"},
 		{[]string{"-timeout", "5s", "wait", "all", "--timeout", "1500ms", "--state", "EXITED"},
 			"all", `{"state":"EXITED","timeout_ms":1500}`, "all: EXITED\n"},
+		{[]string{"wait", "db", "ready"},
+			"db", `{"state":"READY","timeout_ms":30000}`, "db: ready\n"},
+		{[]string{"wait", "--timeout", "2m", "db", "READY"},
+			"db", `{"state":"READY","timeout_ms":120000}`, "db: ready\n"},
+		{[]string{"wait", "db", "--state", "ready"},
+			"db", `{"state":"READY","timeout_ms":30000}`, "db: ready\n"},
+		{[]string{"wait", "web:0", "stopped"},
+			"web:0", `{"state":"STOPPED","timeout_ms":30000}`, "web:0: STOPPED\n"},
 	}
 	for _, tt := range tests {
 		d := startDaemon(t, nil)
@@ -42,6 +50,8 @@ func TestWaitUsageErrors(t *testing.T) {
 		{"wait", "web", "--timeout", "soon"},
 		{"wait", "web", "db"},
 		{"wait", "web", "--state"},
+		{"wait", "web", "ready", "RUNNING"},
+		{"wait", "--state", "RUNNING", "web", "ready"},
 	} {
 		got := d.run(args...)
 		require.Equal(t, ExitUsage, got.code, "%q", args)

@@ -13,20 +13,27 @@ const (
 // commandNeeds lists every command the server accepts. A command missing
 // from it is answered invalid without reaching the Handler.
 var commandNeeds = map[Command]need{
-	CmdStart:   needJob,
-	CmdStop:    needJob,
-	CmdKill:    needJob,
-	CmdRepair:  needJob,
-	CmdStatus:  0,
-	CmdPull:    needJob,
-	CmdPush:    needJob | needData,
-	CmdDelete:  needJob,
-	CmdList:    0,
-	CmdReload:  needJob,
-	CmdRestart: 0,
-	CmdTail:    needJob,
-	CmdWait:    needJob | needData,
+	CmdStart:    needJob,
+	CmdStop:     needJob,
+	CmdKill:     needJob,
+	CmdRepair:   needJob,
+	CmdStatus:   0,
+	CmdPull:     needJob,
+	CmdPush:     needJob | needData,
+	CmdDelete:   needJob,
+	CmdList:     0,
+	CmdReload:   needJob,
+	CmdRestart:  0,
+	CmdTail:     needJob,
+	CmdWait:     needJob | needData,
+	CmdAgents:   0,
+	CmdAttach:   needJob,
+	CmdSignal:   needJob | needData,
+	CmdShutdown: 0,
 }
+
+// streamOnly lists the messages that exist only inside a stream.
+var streamOnly = map[Command]bool{CmdInput: true, CmdResize: true, CmdDetach: true}
 
 // Known reports whether c is a command of the protocol or of its extensions.
 func (c Command) Known() bool {
@@ -55,6 +62,9 @@ func (r *Request) Validate() error {
 		return invalidf("missing command")
 	}
 	needs, ok := commandNeeds[r.Command]
+	if !ok && streamOnly[r.Command] {
+		return invalidf("%q is only valid in the stream an attach opened", r.Command)
+	}
 	if !ok {
 		return invalidf("unknown command %q", r.Command)
 	}

@@ -21,14 +21,30 @@ type conn struct {
 	peer string
 	fr   *FrameReader
 	out  []byte
+
+	// Guarded by srv.mu; admitted is written by the conn's own goroutine
+	// only, which may read it without the lock.
+	admitted  bool      // vouched for, by the LocalUsers check, the token or a first request
+	admitBy   time.Time // when a connection not admitted yet is closed
+	reading   bool      // waiting for a message: no request is in progress
+	idleSince time.Time // when it started waiting
+	evicted   bool      // closed to make room for a newcomer
+	leaving   bool      // closing: no longer counted against MaxConns
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
+// newConn returns a connection waiting for its first message: it may be
+// evicted before its goroutine has even begun to read.
+func newConn(s *Server, nc net.Conn, admitted bool) *conn {
+	now := time.Now()
 	return &conn{
-		srv:  s,
-		nc:   nc,
-		peer: nc.RemoteAddr().String(),
-		fr:   NewFrameReader(nc, s.maxMessage()),
+		srv:       s,
+		nc:        nc,
+		peer:      nc.RemoteAddr().String(),
+		fr:        NewFrameReader(nc, s.maxMessage()),
+		admitted:  admitted,
+		admitBy:   now.Add(s.authTimeout()),
+		reading:   true,
+		idleSince: now,
 	}
 }
 
@@ -36,47 +52,100 @@ func (c *conn) serve() {
 	defer c.srv.wg.Done()
 	defer c.srv.forget(c)
 	defer c.nc.Close()
-	if why := c.srv.refusedLocalUser(c.nc); why != "" {
-		c.reply(Failf("%s", why))
-		lingerClose(c.nc)
-		return
-	}
-	// The first message must come soon: a connection that says nothing
-	// holds a slot of MaxConns that the owner's own clients may need.
-	first := true
-	for c.armRead(first) {
-		first = false
+	for c.armRead() {
 		frame, err := c.fr.Next()
 		if err != nil {
 			c.readFailed(err)
 			return
 		}
-		if err := c.reply(c.answer(frame)); err != nil {
+		if !c.startRequest() {
+			c.sayEvicted()
+			return
+		}
+		resp, keep := c.answer(frame)
+		if !keep {
+			c.goodbye(resp)
+			return
+		}
+		if resp.Stream != nil {
+			c.stream(resp)
+			return
+		}
+		if err := c.reply(resp); err != nil {
 			c.srv.logger().Debug("control reply failed", "peer", c.peer, "err", err)
 			return
 		}
 	}
+	if c.wasEvicted() { // before its first read
+		c.sayEvicted()
+	}
 }
 
-// firstMessageTimeout bounds the wait for a connection's first message.
-const firstMessageTimeout = 10 * time.Second
+// goodbye sends the last reply of a connection the server ends, and
+// closes it. From the start it no longer holds a slot of MaxConns.
+func (c *conn) goodbye(resp *Response) {
+	linger := c.srv.leave(c)
+	c.write(resp, time.Now().Add(lingerTime))
+	if linger {
+		lingerClose(c.nc)
+	}
+}
 
-// armRead gives the next message IdleTimeout to arrive in full (the first
-// one at most firstMessageTimeout), unless the server is stopping. It holds
-// the server's lock so that it cannot undo the past deadline Shutdown sets
-// to wake idle connections.
-func (c *conn) armRead(first bool) bool {
+// armRead gives the next message IdleTimeout to arrive in full, unless the
+// server is stopping or the connection was evicted. A connection not yet
+// admitted keeps the deadline of its start, AuthTimeout later, however
+// many messages it sends: otherwise a peer without the token could hold a
+// slot by sending garbage. armRead holds the server's lock so that it
+// cannot undo the past deadline Shutdown or an eviction sets.
+func (c *conn) armRead() bool {
 	c.srv.mu.Lock()
 	defer c.srv.mu.Unlock()
-	if c.srv.closing {
+	if c.srv.closing || c.leaving {
 		return false
 	}
-	wait := c.srv.idleTimeout()
-	if first {
-		wait = min(wait, firstMessageTimeout)
+	now := time.Now()
+	deadline := now.Add(c.srv.idleTimeout())
+	if !c.admitted && c.admitBy.Before(deadline) {
+		deadline = c.admitBy
 	}
-	c.nc.SetReadDeadline(time.Now().Add(wait))
+	c.nc.SetReadDeadline(deadline)
+	c.reading, c.idleSince = true, now
 	return true
+}
+
+// startRequest ends the wait for a message, so that the request cannot be
+// evicted, and reports false if it was evicted before it could start.
+func (c *conn) startRequest() bool {
+	c.srv.mu.Lock()
+	defer c.srv.mu.Unlock()
+	c.reading = false
+	return !c.evicted
+}
+
+// evictable reports whether c may make room for a newcomer: waiting for
+// its next message (for a connection not admitted, its first one that
+// admits it). The caller holds srv.mu.
+func (c *conn) evictable() bool { return c.reading && !c.leaving }
+
+// markAdmitted records that c has been vouched for: from now on it waits
+// IdleTimeout for each message, and may be evicted while it waits.
+func (c *conn) markAdmitted() {
+	if c.admitted {
+		return
+	}
+	c.srv.mu.Lock()
+	defer c.srv.mu.Unlock()
+	c.admitted = true
+}
+
+// evictedReason is the fail reply of an evicted connection.
+const evictedReason = "evicted: too many connections"
+
+// sayEvicted tells the peer of an evicted connection why it goes, then
+// closes it. Any request it had sent meanwhile was not carried out.
+func (c *conn) sayEvicted() {
+	c.srv.logger().Debug("control connection evicted", "peer", c.peer)
+	c.goodbye(Failf("%s", evictedReason))
 }
 
 func (c *conn) readFailed(err error) {
@@ -84,10 +153,16 @@ func (c *conn) readFailed(err error) {
 	switch {
 	case errors.Is(err, ErrMessageTooLarge):
 		log.Debug("control message too large", "peer", c.peer, "limit", c.srv.maxMessage())
-		c.reply(Failf("message too large (limit %d bytes)", c.srv.maxMessage()))
-		lingerClose(c.nc)
+		c.goodbye(Failf("message too large (limit %d bytes)", c.srv.maxMessage()))
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		if !c.srv.isClosing() {
+		switch {
+		case c.wasEvicted():
+			c.sayEvicted()
+		case c.srv.isClosing():
+		case !c.admitted:
+			log.Debug("control connection not admitted in time, closing", "peer", c.peer,
+				"limit", c.srv.authTimeout())
+		default:
 			log.Debug("control connection idle, closing", "peer", c.peer)
 		}
 	case errors.Is(err, io.EOF):
@@ -96,27 +171,39 @@ func (c *conn) readFailed(err error) {
 	}
 }
 
-// answer turns one message into its reply. Invalid requests and bad tokens
-// are answered here and never reach the Handler.
-func (c *conn) answer(frame []byte) *Response {
+func (c *conn) wasEvicted() bool {
+	c.srv.mu.Lock()
+	defer c.srv.mu.Unlock()
+	return c.evicted
+}
+
+// answer turns one message into its reply, and says whether the connection
+// goes on after it. Invalid requests and bad tokens are answered here and
+// never reach the Handler; a bad or missing token also ends the connection.
+func (c *conn) answer(frame []byte) (resp *Response, keep bool) {
 	req, err := parseRequest(frame)
-	if err == nil {
-		if resp := c.srv.authenticate(req, c.peer); resp != nil {
-			return resp
-		}
-		err = req.Validate()
-	}
 	if err != nil {
-		reason := err.Error()
-		var rerr *RequestError
-		if errors.As(err, &rerr) {
-			reason = rerr.Reason
-		}
-		c.srv.logger().Debug("invalid control request", "peer", c.peer, "reason", reason)
-		return Invalid(reason)
+		return c.invalid(err), true
+	}
+	if resp := c.srv.authenticate(req, c.peer); resp != nil {
+		return resp, false
+	}
+	c.markAdmitted()
+	if err := req.Validate(); err != nil {
+		return c.invalid(err), true
 	}
 	c.srv.logger().Debug("control request", "peer", c.peer, "command", req.Command, "job", req.Job)
-	return c.call(req)
+	return c.call(req), true
+}
+
+func (c *conn) invalid(err error) *Response {
+	reason := err.Error()
+	var rerr *RequestError
+	if errors.As(err, &rerr) {
+		reason = rerr.Reason
+	}
+	c.srv.logger().Debug("invalid control request", "peer", c.peer, "reason", reason)
+	return Invalid(reason)
 }
 
 // call runs the Handler with a context that also ends if the peer hangs up
@@ -175,11 +262,27 @@ func (s *Server) call(ctx context.Context, req *Request) (resp *Response) {
 }
 
 func (c *conn) reply(resp *Response) error {
+	return c.write(resp, c.writeDeadline())
+}
+
+func (c *conn) write(resp *Response, deadline time.Time) error {
 	if cap(c.out) > keepOut {
 		c.out = nil
 	}
 	c.out = AppendResponse(c.out[:0], resp)
-	c.nc.SetWriteDeadline(time.Now().Add(c.srv.idleTimeout()))
+	c.nc.SetWriteDeadline(deadline)
 	_, err := c.nc.Write(c.out)
 	return err
+}
+
+// writeDeadline bounds the writing of a reply: IdleTimeout, but for a
+// connection not admitted yet no later than AuthTimeout from its start, so
+// that a peer that pipelines requests and never reads the replies cannot
+// outlast AuthTimeout blocked in a write.
+func (c *conn) writeDeadline() time.Time {
+	deadline := time.Now().Add(c.srv.idleTimeout())
+	if !c.admitted && c.admitBy.Before(deadline) {
+		return c.admitBy
+	}
+	return deadline
 }

@@ -4,7 +4,9 @@
 //
 // The package holds the codec (FrameReader, DecodeRequest, AppendResponse
 // and friends), a Server that hands each valid request to a Handler, and a
-// Client. It knows nothing of processes or jobs: the meaning of a command is
+// Client. A reply may turn its connection into a Stream of messages both
+// ways, in the same framing (Response.Stream, Client.Open): that is how an
+// attach session travels. It knows nothing of processes or jobs: the meaning of a command is
 // the Handler's business. docs/protocol.md is the reference for the wire
 // format, including the extensions this package adds.
 //

@@ -1,8 +1,11 @@
 package ctlproto
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io"
 )
 
 // object is a decoded JSON object whose values are still raw. Decoding into
@@ -10,12 +13,84 @@ import (
 // otherwise also accept "Command" or "JOB".
 type object map[string]json.RawMessage
 
+// parseObject decodes a frame holding one JSON object (or null, which reads
+// as an empty one). A key given twice is refused, whatever the key: a map
+// would keep the last value silently, and {"command":"list",
+// "command":"kill"} must not read as a kill that a filter in front saw as a
+// list. Keys are compared after unescaping, so "comm\u0061nd" is "command".
 func parseObject(frame []byte) (object, error) {
+	dec := json.NewDecoder(bytes.NewReader(frame))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, malformed(err)
+	}
 	var obj object
-	if err := json.Unmarshal(frame, &obj); err != nil {
-		return nil, invalidf("malformed JSON: %v", err)
+	var dup string
+	switch tok {
+	case nil: // null
+	case json.Delim('{'):
+		if obj, dup, err = members(dec); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, invalidf("malformed JSON: a request is an object {...}, got %s", describeToken(tok))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("more data after the request object")
+		}
+		return nil, malformed(err)
+	}
+	if dup != "" {
+		return nil, invalidf("duplicate key %q", dup)
 	}
 	return obj, nil
+}
+
+// members reads the members of an object whose opening brace dec has
+// consumed, and its closing brace. dup is the first key given twice, if
+// any; it is reported once the whole frame is known to be JSON.
+func members(dec *json.Decoder) (obj object, dup string, err error) {
+	obj = object{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, "", malformed(err)
+		}
+		key := tok.(string) // dec.Token checks that a key comes here
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, "", malformed(err)
+		}
+		if _, seen := obj[key]; seen && dup == "" {
+			dup = key
+		}
+		obj[key] = raw
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, "", malformed(err)
+	}
+	return obj, dup, nil
+}
+
+func malformed(err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return invalidf("malformed JSON: %v", err)
+}
+
+// describeToken names a JSON value that is not an object, for an error.
+func describeToken(tok json.Token) string {
+	switch tok.(type) {
+	case json.Delim:
+		return "an array"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	}
+	return "a number"
 }
 
 // str returns the string under key; a missing key or null reads as "".

@@ -47,6 +47,9 @@ func (f *FrameReader) Next() ([]byte, error) {
 	}
 }
 
+// next reads one message, a buffered chunk at a time: a byte at a time
+// through bufio.Reader.ReadByte, with an append per byte, was the client's
+// largest cost after JSON itself for a status of 200 processes.
 func (f *FrameReader) next() ([]byte, error) {
 	if cap(f.buf) > keepBuffer {
 		f.buf = nil
@@ -54,22 +57,41 @@ func (f *FrameReader) next() ([]byte, error) {
 	f.buf = f.buf[:0]
 	var sp splitter
 	for {
-		c, err := f.r.ReadByte()
+		chunk, err := f.buffered()
 		if err != nil {
 			return nil, f.eof(err)
 		}
-		if len(f.buf) == 0 && isSpace(c) {
-			continue
+		start := 0
+		if len(f.buf) == 0 { // whitespace before a message is skipped
+			for start < len(chunk) && isSpace(chunk[start]) {
+				start++
+			}
 		}
-		if sp.step(c) {
-			return f.buf[:len(f.buf)-1], nil // drop the first ';'
+		for i := start; i < len(chunk); i++ {
+			if sp.step(chunk[i]) {
+				f.buf = append(f.buf, chunk[start:i]...)
+				_, _ = f.r.Discard(i + 1)
+				return f.buf[:len(f.buf)-1], nil // drop the first ';'
+			}
+			// One byte over the limit is fine if it may be the first ';' of the end.
+			if n := len(f.buf) + i - start + 1; n > f.max && !(n == f.max+1 && sp.semi) {
+				return nil, ErrMessageTooLarge
+			}
 		}
-		f.buf = append(f.buf, c)
-		// One byte over the limit is fine if it may be the first ';' of the end.
-		if len(f.buf) > f.max && !(len(f.buf) == f.max+1 && sp.semi) {
-			return nil, ErrMessageTooLarge
+		f.buf = append(f.buf, chunk[start:]...)
+		_, _ = f.r.Discard(len(chunk))
+	}
+}
+
+// buffered returns what the reader holds, reading more first if it holds
+// nothing. The slice is valid until the reader is used again.
+func (f *FrameReader) buffered() ([]byte, error) {
+	if f.r.Buffered() == 0 {
+		if _, err := f.r.Peek(1); err != nil {
+			return nil, err
 		}
 	}
+	return f.r.Peek(f.r.Buffered())
 }
 
 func (f *FrameReader) eof(err error) error {

@@ -83,3 +83,53 @@ func (b neverEnding) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// referenceFrames splits in as FrameReader did when it read a byte at a
+// time: the reference its chunked reading must match.
+func referenceFrames(in string, max int) ([]string, error) {
+	var frames []string
+	var buf []byte
+	var sp splitter
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if len(buf) == 0 && isSpace(c) {
+			continue
+		}
+		if sp.step(c) {
+			if len(buf) > 1 {
+				frames = append(frames, string(buf[:len(buf)-1]))
+			}
+			buf, sp = buf[:0], splitter{}
+			continue
+		}
+		buf = append(buf, c)
+		if len(buf) > max && !(len(buf) == max+1 && sp.semi) {
+			return frames, ErrMessageTooLarge
+		}
+	}
+	if len(buf) > 0 {
+		return frames, io.ErrUnexpectedEOF
+	}
+	return frames, io.EOF
+}
+
+// Chunk boundaries fall anywhere: inside a string, between the two ';',
+// inside leading whitespace, at the size limit.
+func TestFrameReaderMatchesByteAtATime(t *testing.T) {
+	pieces := []string{`{"a":"x;;y"}`, ";;", ";", " ", "\r\n", `"`, `\`, `\"`, "{}", "ab", `{"k":"\\"}`}
+	rnd := uint32(1)
+	next := func(n int) int { rnd = rnd*1664525 + 1013904223; return int(rnd>>8) % n }
+	for range 3000 {
+		var sb strings.Builder
+		for range next(30) {
+			sb.WriteString(pieces[next(len(pieces))])
+		}
+		in, max := sb.String(), 1+next(40)
+		wantFrames, wantErr := referenceFrames(in, max)
+		for _, r := range []io.Reader{strings.NewReader(in), iotest.OneByteReader(strings.NewReader(in)), iotest.HalfReader(strings.NewReader(in))} {
+			frames, err := readFrames(r, max)
+			require.Equal(t, wantFrames, frames, "input %q, max %d", in, max)
+			require.ErrorIs(t, err, wantErr, "input %q, max %d", in, max)
+		}
+	}
+}

@@ -82,8 +82,25 @@ func (h *fakeHandler) requests() []Request {
 // startServer serves s on a fresh loopback port until the test ends.
 func startServer(t *testing.T, s *Server) string {
 	t.Helper()
+	return serveOn(t, s, listen(t))
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	return l
+}
+
+// listReply is the fakeHandler's reply to list.
+func listReply() string {
+	list := b64(string(EncodeJobList([]string{"nginx", "apache2"})))
+	return `{"response":"list","data":"` + list + `","list":"` + list + `"};;`
+}
+
+// serveOn serves s on l until the test ends.
+func serveOn(t *testing.T, s *Server, l net.Listener) string {
+	t.Helper()
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
 	t.Cleanup(func() {
@@ -158,4 +175,49 @@ func (b *logBuffer) count(substr string) int { return strings.Count(b.String(), 
 
 func newLogger(b *logBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// awaitConns waits until s counts open connections (those not closing)
+// and, of them, idle ones: admitted and waiting for their next request,
+// which is what makes a connection evictable.
+func awaitConns(t *testing.T, s *Server, open, idle int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		gotOpen, gotIdle := s.countConns()
+		return gotOpen == open && gotIdle == idle
+	}, 10*time.Second, time.Millisecond, "want %d open connections, %d of them idle", open, idle)
+}
+
+// awaitOpen waits until s counts open connections (those not closing).
+func awaitOpen(t *testing.T, s *Server, open int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		got, _ := s.countConns()
+		return got == open
+	}, 10*time.Second, time.Millisecond, "want %d open connections", open)
+}
+
+func (s *Server) checksInProgress() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.checking
+}
+
+func (s *Server) countConns() (open, idle int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if !c.leaving {
+			open++
+		}
+		if c.admitted && c.reading && !c.leaving {
+			idle++
+		}
+	}
+	return open, idle
+}
+
+func (s *Server) countIdle() int {
+	_, idle := s.countConns()
+	return idle
 }

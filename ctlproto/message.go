@@ -1,6 +1,7 @@
 package ctlproto
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -27,6 +28,22 @@ const (
 const (
 	CmdTail Command = "tail" // recent output of a job; needs Job, Data optional JSON
 	CmdWait Command = "wait" // wait for a job to reach a state; needs Job and Data
+	// CmdAgents lists a fleet manager's agents; status reply with JSON
+	// {"agents":[...]} (docs/fleet.md).
+	CmdAgents Command = "agents"
+	// CmdAttach attaches to an instance: needs Job, Data optional JSON. Its
+	// reply, KindAttached, opens a stream (see Response.Stream).
+	CmdAttach   Command = "attach"
+	CmdSignal   Command = "signal"   // send a signal to a job's process groups; needs Job and Data (the signal)
+	CmdShutdown Command = "shutdown" // shut taskmasterd down, as SIGTERM does
+)
+
+// Messages a client sends inside the stream an attach opened. They are not
+// requests of their own: outside a stream they are invalid.
+const (
+	CmdInput  Command = "input"  // Data: bytes typed, for the terminal
+	CmdResize Command = "resize" // Data: JSON {"rows":R,"cols":C}
+	CmdDetach Command = "detach" // end the session; the process goes on
 )
 
 // Kind names the kind of a Response.
@@ -41,6 +58,14 @@ const (
 	KindRedundant Kind = "redundant" // nothing to do: already running or already stopped
 	KindFile      Kind = "file"      // Job and Data hold a job file
 	KindList      Kind = "list"      // Data holds the job list JSON
+)
+
+// Response kinds of the extensions' streams.
+const (
+	KindAttached Kind = "attached" // an attach succeeded and the stream begins: Job, Data (JSON)
+	KindOutput   Kind = "output"   // in a stream: Data holds output
+	KindExit     Kind = "exit"     // in a stream, its last message: the process ended; Data (JSON) says how
+	KindDetached Kind = "detached" // in a stream, its last message: the session ended otherwise; Error says why, unless asked
 )
 
 // Request is one query from a client, with Job and Data already decoded from
@@ -63,6 +88,15 @@ type Response struct {
 	Job   string
 	Data  []byte
 	Error string
+	// Stream, when set by a Handler, turns the connection into a stream
+	// once this reply is written (an attach session): the Server calls it
+	// with the connection's Stream, which is its own until it returns;
+	// then the connection is closed. It is called exactly once: also when
+	// the reply cannot be written, or the server is shutting down, with a
+	// Stream whose Recv and Send fail at once, so that it can let go of
+	// what it holds. ctx ends when the server shuts down. Never on the
+	// wire.
+	Stream func(ctx context.Context, st *Stream)
 }
 
 // Success reports that a command succeeded.

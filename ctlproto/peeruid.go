@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // procNetTCP are the kernel's tables of TCP sockets of this network
@@ -16,27 +18,62 @@ import (
 var procNetTCP = []string{"/proc/net/tcp", "/proc/net/tcp6"}
 
 // localPeerUID returns the uid that owns the other end of nc when that end
-// is a socket of this machine (of this network namespace), and false when
-// the peer is elsewhere. TCP has no SO_PEERCRED, but the kernel knows the
-// owner of every local socket: the peer's socket is the one whose local
-// address is nc's remote address and the other way round. The kernel's
-// socket diagnostics find it at once; when they cannot answer, the tables
-// of /proc/net are searched.
+// is a live socket of this machine (of this network namespace), and false
+// when the peer is elsewhere or gone. TCP has no SO_PEERCRED, but the
+// kernel knows the owner of every local socket: the peer's socket is the
+// one whose local address is nc's remote address and the other way round.
+// The kernel's socket diagnostics find it at once; only when they cannot
+// answer are the tables of /proc/net searched.
 func localPeerUID(nc net.Conn) (uint32, bool) {
 	local, ok1 := addrPort(nc.LocalAddr())
 	remote, ok2 := addrPort(nc.RemoteAddr())
 	if !ok1 || !ok2 {
 		return 0, false
 	}
-	if uid, found, err := socketDiagnostics(remote, local); err == nil {
+	uid, found, err := socketDiagnostics(remote, local)
+	switch {
+	case err == nil:
+		diagWorks.Store(true)
 		return uid, found
+	case errors.Is(err, errDiagNoEntry) && socketDiagnosticsWork(local, remote):
+		// The peer is gone (it reset the connection): searching /proc,
+		// milliseconds each, would only let a peer that connects and
+		// vanishes in a loop keep taskmasterd busy.
+		return 0, false
 	}
-	return procPeerUID(local, remote)
+	return procPeerLookup(local, remote)
 }
 
-// socketDiagnostics is diagSocketUID; tests replace it to take the
-// fallback's path.
-var socketDiagnostics = diagSocketUID
+// socketDiagnostics is diagSocketUID and procPeerLookup is procPeerUID;
+// tests replace them to take the fallback's path or to slow it down.
+var (
+	socketDiagnostics = diagSocketUID
+	procPeerLookup    = procPeerUID
+)
+
+// diagWorks records that the kernel's TCP socket diagnostics have answered
+// with a socket at least once. The kernel says "no entry" both for a socket
+// that does not exist and, without TCP diagnostics (no tcp_diag module),
+// for every socket: once they have found one, "no entry" is believed.
+var diagWorks atomic.Bool
+
+// socketDiagnosticsWork reports whether the kernel's TCP socket diagnostics
+// work. Unless they have answered before, it asks them for our own end of
+// the connection (local, remote), which exists as long as we hold it open;
+// should the peer have reset it, the kernel's lookup falls back to our
+// listening socket, which exists too. A "no entry" for that means no TCP
+// diagnostics; it is not remembered (the listener may just have closed),
+// so a later connection asks again.
+func socketDiagnosticsWork(local, remote netip.AddrPort) bool {
+	if diagWorks.Load() {
+		return true
+	}
+	if _, _, err := socketDiagnostics(local, remote); err != nil {
+		return false
+	}
+	diagWorks.Store(true)
+	return true
+}
 
 // procPeerUID is localPeerUID by searching /proc/net/tcp and tcp6.
 func procPeerUID(local, remote netip.AddrPort) (uint32, bool) {

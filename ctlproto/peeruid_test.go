@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,4 +108,45 @@ func TestLocalUsersFailsClosed(t *testing.T) {
 	resp, err := DecodeResponse(reply)
 	require.NoError(t, err)
 	require.Equal(t, "permission denied: cannot tell which user connects", resp.Error)
+}
+
+// Asked for a connection that does not exist, the kernel answers with a
+// listening socket on its local address, the way it routes a packet: a
+// listener is nobody's peer, so that answer means "gone".
+func TestSocketDiagnosticsDoNotTakeAListenerForAPeer(t *testing.T) {
+	l := listen(t)
+	defer l.Close()
+	listening := l.Addr().(*net.TCPAddr).AddrPort()
+	_, found, err := diagSocketUID(listening, netip.MustParseAddrPort("127.0.0.1:9"))
+	require.NoError(t, err, "the kernel answered with the listener")
+	require.False(t, found)
+}
+
+// On a kernel without TCP socket diagnostics, where every lookup says "no
+// entry", the user is still told by /proc/net/tcp.
+func TestLocalUsersWithoutTCPSocketDiagnostics(t *testing.T) {
+	leakCheck(t)
+	fakeDiagnostics(t, func(netip.AddrPort, netip.AddrPort) (uint32, bool, error) {
+		return 0, false, errDiagNoEntry
+	})
+	var searches atomic.Int64
+	procPeerLookup = func(local, remote netip.AddrPort) (uint32, bool) {
+		searches.Add(1)
+		return procPeerUID(local, remote)
+	}
+	addr := startServer(t, &Server{Handler: &fakeHandler{}, LocalUsers: []uint32{uint32(os.Geteuid())}})
+	require.Equal(t, listReply(), exchange(t, dialRaw(t, addr), `{"command":"list"};;`))
+	require.Equal(t, int64(1), searches.Load())
+}
+
+// fakeDiagnostics replaces the socket diagnostics for the test, and forgets
+// that they have worked before.
+func fakeDiagnostics(t *testing.T, f func(local, remote netip.AddrPort) (uint32, bool, error)) {
+	savedDiag, savedProc, savedWorks := socketDiagnostics, procPeerLookup, diagWorks.Load()
+	socketDiagnostics = f
+	diagWorks.Store(false)
+	t.Cleanup(func() {
+		socketDiagnostics, procPeerLookup = savedDiag, savedProc
+		diagWorks.Store(savedWorks)
+	})
 }

@@ -60,6 +60,18 @@ func TestDecodeRequestInvalid(t *testing.T) {
 		{"push without data", `{"command":"push","job":"YQ=="}`, "push needs data"},
 		{"push with empty data", `{"command":"push","job":"YQ==","data":""}`, "push needs data"},
 		{"wait without data", `{"command":"wait","job":"YQ=="}`, "wait needs data"},
+		{"duplicate command", `{"command":"list","command":"kill","job":"YQ=="}`, `duplicate key "command"`},
+		{"duplicate command, same value", `{"command":"list","command":"list"}`, `duplicate key "command"`},
+		{"duplicate cmd", `{"cmd":"list","job":"","data":"","cmd":"kill"}`, `duplicate key "cmd"`},
+		{"duplicate cmd beside command", `{"command":"kill","cmd":"kill","cmd":"start","job":"YQ=="}`, `duplicate key "cmd"`},
+		{"duplicate job", `{"command":"kill","job":"YQ==","job":"Yg=="}`, `duplicate key "job"`},
+		{"duplicate data", `{"command":"push","job":"YQ==","data":"YQ==","data":"Yg=="}`, `duplicate key "data"`},
+		{"duplicate token", `{"command":"list","token":"a","token":"b"}`, `duplicate key "token"`},
+		{"duplicate unknown key", `{"command":"list","x":1,"x":2}`, `duplicate key "x"`},
+		{"duplicate through an escape", `{"command":"list","comm\u0061nd":"kill","job":"YQ=="}`, `duplicate key "command"`},
+		{"malformed JSON wins over a duplicate", `{"command":"list","command":"kill"`, "malformed JSON"},
+		{"trailing comma", `{"command":"list",}`, "malformed JSON"},
+		{"not an object: string", `"list"`, "malformed JSON"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

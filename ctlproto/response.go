@@ -23,13 +23,18 @@ var kindFields = map[Kind]field{
 	KindRedundant: 0,
 	KindFile:      fieldJob | fieldData,
 	KindList:      fieldData | fieldList,
+	KindAttached:  fieldJob | fieldData,
+	KindOutput:    fieldData,
+	KindExit:      fieldData,
+	KindDetached:  0, // "error" only when there is a reason, as for invalid
 }
 
-// fieldsOf is kindFields, plus the reason of an invalid response, plus every
+// fieldsOf is kindFields, plus the reason of an invalid or detached
+// response, plus every
 // non-empty field of a kind this package does not know.
 func fieldsOf(r *Response) field {
 	f, ok := kindFields[r.Kind]
-	if !ok || r.Kind == KindInvalid {
+	if !ok || r.Kind == KindInvalid || r.Kind == KindDetached {
 		f |= nonEmpty(r)
 	}
 	return f

@@ -15,6 +15,7 @@ const (
 	DefaultPort        = 7777
 	DefaultMaxMessage  = 1 << 20
 	DefaultIdleTimeout = 5 * time.Minute
+	DefaultAuthTimeout = 10 * time.Second
 	DefaultMaxConns    = 64
 )
 
@@ -44,7 +45,8 @@ type Server struct {
 	// (127.0.0.0/8 and ::1). Others are closed at once without a reply.
 	Allow []netip.Prefix
 	// Token, if set, must come with every request as "token" (a plain
-	// string); without it a request gets fail.
+	// string); a request without it, or with another, gets fail and the
+	// connection is closed.
 	Token string
 	// LocalUsers, if not empty, are the uids whose processes may connect
 	// from this machine (this network namespace): a local peer whose
@@ -56,13 +58,23 @@ type Server struct {
 	// MaxMessage bounds a message before its ";;"; a larger one gets fail
 	// and the connection is closed.
 	MaxMessage int
-	// IdleTimeout closes a connection that sends no complete message for
-	// this long.
+	// IdleTimeout closes an admitted connection that sends no complete
+	// message for this long.
 	IdleTimeout time.Duration
-	// MaxConns bounds the open connections; one more gets fail and is closed.
+	// AuthTimeout closes a connection that is not admitted within this
+	// long of its start, whatever it sends meanwhile. A connection is
+	// admitted by its first request with the right token when Token is
+	// set; otherwise at once when it passed the LocalUsers check, or by
+	// its first request that parses.
+	AuthTimeout time.Duration
+	// MaxConns bounds the open connections. A newcomer beyond it takes the
+	// place of the admitted connection that has waited longest for its
+	// next request, or else of the connection not yet admitted that came
+	// first, which gets fail and is closed; when every connection is busy
+	// with a request, the newcomer gets fail and is closed.
 	MaxConns int
-	// Logger receives refused peers (Warn), handler panics (Error) and
-	// invalid requests (Debug). Nil discards.
+	// Logger receives refused peers and evictions (Warn), handler panics
+	// (Error) and invalid requests (Debug). Nil discards.
 	Logger *slog.Logger
 
 	mu        sync.Mutex
@@ -71,10 +83,12 @@ type Server struct {
 	ctx       context.Context // parent of every Handler call
 	cancel    context.CancelFunc
 	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
+	conns     map[*conn]struct{} // leaving ones too, until their goroutine ends
+	leaving   int                // of conns, those closing: they no longer count
+	checking  int                // LocalUsers checks in progress
 	rejecting int
 	wg        sync.WaitGroup
-	limits    struct{ refused, full, token, user logLimiter }
+	limits    struct{ refused, full, token, user, evict logLimiter }
 }
 
 // Serve accepts connections on l and serves each in its own goroutine until
@@ -224,6 +238,8 @@ func (s *Server) maxMessage() int { return orDefault(s.MaxMessage, DefaultMaxMes
 func (s *Server) maxConns() int { return orDefault(s.MaxConns, DefaultMaxConns) }
 
 func (s *Server) idleTimeout() time.Duration { return orDefault(s.IdleTimeout, DefaultIdleTimeout) }
+
+func (s *Server) authTimeout() time.Duration { return orDefault(s.AuthTimeout, DefaultAuthTimeout) }
 
 func orDefault[T int | time.Duration](v, def T) T {
 	if v <= 0 {

@@ -64,6 +64,7 @@ func TestServerInvalid(t *testing.T) {
 		{"empty job", `{"cmd":"start","job":"","data":""};;`, "start needs a job"},
 		{"push without data", `{"command":"push","job":"bmdpbng="};;`, "push needs data"},
 		{"non-string job", `{"command":"kill","job":5};;`, `"job" is not a string`},
+		{"duplicate command", `{"command":"list","command":"kill","job":"bmdpbng="};;`, `duplicate key "command"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,8 +18,10 @@ import (
 const (
 	inetDiagReqLen   = 56 // struct inet_diag_req_v2
 	inetDiagMsgLen   = 72 // struct inet_diag_msg
+	inetDiagStateOff = 1  // inet_diag_msg.idiag_state
 	inetDiagUIDOff   = 64 // inet_diag_msg.idiag_uid
 	inetDiagInodeOff = 68 // inet_diag_msg.idiag_inode
+	tcpListen        = 10 // TCP_LISTEN, a value of idiag_state
 )
 
 // errDiagUnknown says that the kernel's socket diagnostics gave no answer
@@ -29,8 +31,10 @@ var errDiagUnknown = errors.New("socket diagnostics gave no answer")
 
 // diagSocketUID asks the kernel for the TCP socket whose local address is
 // local and whose remote address is remote, and returns its owner's uid.
-// found is false when no such live socket exists; the error is
-// errDiagUnknown when the kernel could not be asked.
+// found is false when the kernel answered with a socket that is not a live
+// one of that connection (see diagAnswer). The error is errDiagNoEntry when
+// the kernel answered "no entry" for every family asked, errDiagUnknown
+// when it could not be asked.
 //
 // An IPv4 peer may own an IPv4 socket or an IPv6 one holding IPv4-mapped
 // addresses (a dual-stack socket): both are asked for.
@@ -44,23 +48,29 @@ func diagSocketUID(local, remote netip.AddrPort) (uid uint32, found bool, err er
 	if local.Addr().Is4() && remote.Addr().Is4() {
 		families = []uint8{unix.AF_INET, unix.AF_INET6}
 	}
+	answered := false
 	for _, family := range families {
 		uid, found, err := diagQuery(fd, family, local, remote)
-		if errors.Is(err, errDiagNoEntry) {
-			continue
-		}
-		if err != nil || found {
-			return uid, found, err
+		switch {
+		case found:
+			return uid, true, nil
+		case err == nil:
+			answered = true // a socket, but not a live one: the other family may hold it
+		case !errors.Is(err, errDiagNoEntry):
+			return 0, false, err
 		}
 	}
+	if answered {
+		return 0, false, nil
+	}
 	// ENOENT is both "no such socket" and, on a kernel without TCP
-	// diagnostics, "no handler": only the fallback can tell them apart.
-	return 0, false, errDiagUnknown
+	// diagnostics, "no handler": localPeerUID tells them apart.
+	return 0, false, errDiagNoEntry
 }
 
 // errDiagNoEntry is the kernel's ENOENT: no such socket, or no TCP
 // diagnostics at all.
-var errDiagNoEntry = errors.New("no entry")
+var errDiagNoEntry = errors.New("socket diagnostics: no entry")
 
 // diagQuery asks for one socket of one address family.
 func diagQuery(fd int, family uint8, local, remote netip.AddrPort) (uint32, bool, error) {
@@ -94,7 +104,10 @@ func diagQuery(fd int, family uint8, local, remote netip.AddrPort) (uint32, bool
 // constant does.
 const diagSeq = 1
 
-// diagAnswer reads the reply to one lookup.
+// diagAnswer reads the reply to one lookup. The kernel looks a connection
+// up, and when it finds none, falls back to a listening socket on the
+// local address (that is how it routes a packet): a listener is never the
+// peer of a connection, so it counts as "that socket is gone".
 func diagAnswer(m syscall.NetlinkMessage) (uint32, bool, error) {
 	switch m.Header.Type {
 	case unix.NLMSG_ERROR:
@@ -108,7 +121,7 @@ func diagAnswer(m syscall.NetlinkMessage) (uint32, bool, error) {
 		}
 		// A socket without an inode is closed and on its way out (a
 		// TIME_WAIT socket): nobody owns it any more.
-		if binary.NativeEndian.Uint32(m.Data[inetDiagInodeOff:]) == 0 {
+		if binary.NativeEndian.Uint32(m.Data[inetDiagInodeOff:]) == 0 || m.Data[inetDiagStateOff] == tcpListen {
 			return 0, false, nil
 		}
 		return binary.NativeEndian.Uint32(m.Data[inetDiagUIDOff:]), true, nil

@@ -33,6 +33,12 @@ type processStatus struct {
 	ExitCode *int      `json:"exit_code"`
 	Signal   string    `json:"signal"`
 	Detail   string    `json:"detail"`
+	// Readiness and health:
+	Ready          string `json:"ready"`
+	Health         string `json:"health"`
+	HealthFailures int    `json:"health_failures"`
+	CheckError     string `json:"check_error"`
+	NotifyStatus   string `json:"notify_status"`
 }
 
 // request sends one control request to the daemon and returns the reply.

@@ -59,7 +59,26 @@ func startListening(t *testing.T, o daemonOpts) *daemon {
 		c.Close()
 		return true
 	}, "taskmasterd never listened on %s", d.addr)
+	// The HTTP listener opens just after the control port: a test that
+	// dials it at once must not beat it.
+	if httpOn(o.args) {
+		eventually(t, 10*time.Second, func() bool {
+			return strings.Contains(d.stderr.String(), `msg="http server listening"`)
+		}, "taskmasterd never said its HTTP server listens")
+	}
 	return d
+}
+
+// httpOn tells whether the daemon serves HTTP: the harness passes -http,
+// and a later -http in args wins.
+func httpOn(args []string) bool {
+	on := true
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "-http" || args[i] == "--http" {
+			on = args[i+1] != "" && args[i+1] != "off"
+		}
+	}
+	return on
 }
 
 // stopGracefully sends SIGTERM to a daemon still running and expects exit

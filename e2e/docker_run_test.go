@@ -22,6 +22,11 @@ import (
 func TestDocker(t *testing.T) {
 	requireDocker(t)
 	e := newDockerEnv(t)
+	// Swarm first, and alone: leaving a swarm breaks the embedded DNS of
+	// every bridge network that exists at that moment (moby/moby#45144;
+	// seen in CI as a compose agent that could no longer resolve its
+	// manager). Networks made afterwards resolve again.
+	t.Run("Swarm", func(t *testing.T) { testDockerSwarm(t, e) })
 	for _, tc := range []struct {
 		name string
 		test func(*testing.T, *dockerEnv)
@@ -34,9 +39,12 @@ func TestDocker(t *testing.T) {
 		{"OrphanStormIsReaped", testDockerOrphanStorm},
 		{"CriticalJobEndsContainer", testDockerCritical},
 		{"SingleCommand", testDockerSingleCommand},
+		{"SingleCommandOnATerminal", testDockerSingleCommandOnATerminal},
 		{"BindMountedJobEdits", testDockerBindMountEdits},
 		{"Healthcheck", testDockerHealthcheck},
+		{"NotifyInScratch", testDockerNotifyInScratch},
 		{"Compose", testDockerCompose},
+		{"FleetFaults", testDockerFleetFaults},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -54,7 +62,7 @@ func testDockerImage(t *testing.T, e *dockerEnv) {
 
 	cfg := docker(t, "image", "inspect", "-f",
 		`{{json .Config.Entrypoint}} {{json .Config.ExposedPorts}} {{.Config.StopSignal}} {{json .Config.Volumes}} {{json .Config.Healthcheck.Test}}`, e.image)
-	require.Equal(t, `["/taskmasterd"] {"7777/tcp":{}} SIGTERM {"/etc/taskmaster/jobs":{}} `+
+	require.Equal(t, `["/taskmasterd"] {"7777/tcp":{},"7780/tcp":{}} SIGTERM {"/etc/taskmaster/jobs":{}} `+
 		`["CMD","/usr/local/bin/taskmasterctl","-timeout","4s","health"]`, cfg)
 	env := docker(t, "image", "inspect", "-f", `{{json .Config.Env}}`, e.image)
 	require.Contains(t, env, "PATH=/usr/local/sbin:/usr/local/bin:")
@@ -114,8 +122,10 @@ func testDockerControlPort(t *testing.T, e *dockerEnv) {
 	}, "taskmasterd did not log the refusal")
 }
 
-// docker stop: every job gets its stop signal, the container exits 0 well
-// within Docker's grace period.
+// docker stop: every job gets its stop signal, the container exits 0
+// within Docker's grace period (after it, Docker's SIGKILL would make the
+// exit code 137; how long docker stop took is only logged, as the CLI and
+// the engine can be slow on a loaded machine).
 func testDockerStopGraceful(t *testing.T, e *dockerEnv) {
 	rec := t.TempDir()
 	c := e.runContainer(t, &dockerRunOpts{
@@ -131,14 +141,14 @@ func testDockerStopGraceful(t *testing.T, e *dockerEnv) {
 	awaitRecord(t, filepath.Join(rec, "usr1"), 1)
 	took := c.stop()
 	t.Logf("docker stop took %v", took.Round(time.Millisecond))
-	require.Less(t, took, 8*time.Second, "docker stop must end well inside the %v grace period", dockerStopTimeout)
-	require.Equal(t, "0", c.inspect("{{.State.ExitCode}}"), "a graceful stop exits 0")
+	require.Equal(t, "0", c.inspect("{{.State.ExitCode}}"), "a graceful stop exits 0 (137: Docker SIGKILLed it after %v)", dockerStopTimeout)
 	require.Equal(t, []string{"SIGTERM", "SIGTERM"}, readRecord(filepath.Join(rec, "polite")).signals)
 	require.Equal(t, []string{"SIGUSR1"}, readRecord(filepath.Join(rec, "usr1")).signals)
 }
 
 // A job that ignores SIGTERM is SIGKILLed after its stoptime, before
-// Docker's own SIGKILL, and the container exits 3.
+// Docker's own SIGKILL, and the container exits 3 (Docker's SIGKILL would
+// make it 137).
 func testDockerStopStubborn(t *testing.T, e *dockerEnv) {
 	rec := t.TempDir()
 	c := e.runContainer(t, &dockerRunOpts{
@@ -154,8 +164,7 @@ func testDockerStopStubborn(t *testing.T, e *dockerEnv) {
 	took := c.stop()
 	t.Logf("docker stop took %v", took.Round(time.Millisecond))
 	require.GreaterOrEqual(t, took, time.Second, "SIGKILL came before the stoptime")
-	require.Less(t, took, 8*time.Second, "taskmasterd, not Docker, must SIGKILL the stubborn job")
-	require.Equal(t, "3", c.inspect("{{.State.ExitCode}}"), "a stop that needed SIGKILL exits 3")
+	require.Equal(t, "3", c.inspect("{{.State.ExitCode}}"), "a stop that needed SIGKILL exits 3; 137 if Docker, not taskmasterd, SIGKILLed")
 	require.Equal(t, []string{"SIGTERM"}, readRecord(filepath.Join(rec, "polite")).signals)
 	require.Equal(t, []string{"SIGTERM"}, readRecord(filepath.Join(rec, "stubborn")).signals)
 }
@@ -180,29 +189,46 @@ func testDockerHUP(t *testing.T, e *dockerEnv) {
 }
 
 // Orphans made inside the container are reaped by taskmasterd as PID 1:
-// after a storm of them, no zombie is left.
+// 1,000 of them, all alive at once (blocked on a gate bind-mounted from the
+// host, counted as children of PID 1 before the test releases them), end
+// together, and no zombie is left.
 func testDockerOrphanStorm(t *testing.T, e *dockerEnv) {
-	storm := `i=0; while [ $i -lt 1000 ]; do sleep 3 & i=$((i+1)); done; exit 0`
-	c := e.runContainer(t, &dockerRunOpts{jobs: map[string]string{
-		"storm": jobFile("cmd", []string{"sh", "-c", storm}, "autorestart", false, "starttime", 0),
-	}})
-	peak, adopted := 0, 0
-	var ps []proc
-	eventually(t, 60*time.Second, func() bool {
-		ps = c.procs()
-		sleepers := countComm(ps, "sleep")
-		peak = max(peak, sleepers)
-		for _, p := range ps {
-			if p.comm == "sleep" && p.ppid == 1 {
-				adopted++
-			}
-		}
-		return peak >= 500 && sleepers == 0
-	}, "storm not over: peak %d sleepers, processes now: %d", peak, len(ps))
-	t.Logf("peak %d orphans; %d sightings of an orphan adopted by PID 1", peak, adopted)
-	require.Positive(t, adopted, "the orphans were never children of PID 1")
+	const orphans = 1000
+	g := newGate(t)
+	c := e.runContainer(t, &dockerRunOpts{
+		jobs: map[string]string{
+			"storm": jobFile("cmd", spawnBlocked("/gate/"+gateFifo, orphans, "read x <&3"), "autorestart", false, "starttime", 0, "leftovers", "keep"),
+		},
+		flags: []string{"-v", g.dir + ":/gate"},
+	})
+	var seen struct{ Adopted, Processes int }
+	eventually(t, 2*time.Minute, func() bool {
+		ps := c.procs()
+		seen.Adopted, seen.Processes = adoptedBy(ps, 1, "sh"), len(ps)
+		return seen.Adopted == orphans
+	}, "want %d live orphans adopted by PID 1; have %+v", orphans, &seen)
+	g.release()
+	// What docker exec runs in the container has parent 0: once the
+	// orphans are reaped, PID 1 has no child left, not even a zombie.
+	var left procList
+	eventually(t, time.Minute, func() bool {
+		left = childrenOf(c.procs(), 1)
+		return len(left) == 0
+	}, "children of PID 1 left: %v", &left)
 	require.Empty(t, zombies(c.procs()), "zombies left in the container")
 	require.Equal(t, "true", c.inspect("{{.State.Running}}"))
+}
+
+// childrenOf returns the processes of ps whose parent is pid, zombies
+// included.
+func childrenOf(ps []proc, pid int) []proc {
+	var out []proc
+	for _, p := range ps {
+		if p.ppid == pid {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // procs reads every process of the container from its /proc, through
@@ -235,12 +261,14 @@ func parseStats(data []byte) []proc {
 }
 
 // A critical job that ends stops the container with the job's exit code;
-// the other jobs get their stop signal first.
+// the other jobs get their stop signal first. The job ends once the other
+// is ready (its record file has a line), not after a sleep that the other's
+// start might outlast.
 func testDockerCritical(t *testing.T, e *dockerEnv) {
 	rec := t.TempDir()
 	c := e.runContainer(t, &dockerRunOpts{
 		jobs: map[string]string{
-			"app": jobFile("cmd", []string{"sh", "-c", "sleep 1; exit 7"}, "critical", true,
+			"app": jobFile("cmd", []string{"sh", "-c", "while [ ! -s /rec/sidecar ]; do sleep 0.05; done; exit 7"}, "critical", true,
 				"autorestart", false, "starttime", 0),
 			"sidecar": jobFile("cmd", []string{"/testprog", "record", "-out", "/rec/sidecar"}, "starttime", 0),
 		},

@@ -22,7 +22,14 @@ import (
 // bin holds the binaries under test, built once by TestMain.
 var bin struct {
 	dir, taskmasterd, taskmasterctl, testprog string
+	// taskmasterdPlain is taskmasterd as a plain `go build` makes it,
+	// without the linked GODEBUG default of `make build`.
+	taskmasterdPlain string
 }
+
+// noPreempt are the link flags of `make build` (Makefile, NOPREEMPT) that
+// start the runtime without async preemption.
+const noPreempt = "-X runtime.godebugDefault=asyncpreemptoff=1 -X github.com/taskmaster/taskmaster/sigcatch.linkedGODEBUG=asyncpreemptoff=1"
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "taskmaster-e2e-")
@@ -34,16 +41,18 @@ func TestMain(m *testing.M) {
 	bin.taskmasterd = filepath.Join(dir, "taskmasterd")
 	bin.taskmasterctl = filepath.Join(dir, "taskmasterctl")
 	bin.testprog = filepath.Join(dir, "testprog")
-	for out, pkg := range map[string]string{
-		bin.taskmasterd:   "../cmd/taskmasterd",
-		bin.taskmasterctl: "../cmd/taskmasterctl",
-		bin.testprog:      "./testprog",
+	bin.taskmasterdPlain = filepath.Join(dir, "plain", "taskmasterd")
+	for out, b := range map[string]struct{ pkg, ldflags string }{
+		bin.taskmasterd:      {"../cmd/taskmasterd", noPreempt},
+		bin.taskmasterdPlain: {"../cmd/taskmasterd", ""},
+		bin.taskmasterctl:    {"../cmd/taskmasterctl", ""},
+		bin.testprog:         {"./testprog", ""},
 	} {
-		cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", b.ldflags, "-o", out, b.pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "e2e: cannot build", pkg, err)
+			fmt.Fprintln(os.Stderr, "e2e: cannot build", b.pkg, err)
 			os.Exit(1)
 		}
 	}
@@ -86,7 +95,10 @@ type daemon struct {
 	cmd    *exec.Cmd
 	pid    int    // its pid as the test sees it
 	jobs   string // its jobs directory
+	state  string // its state directory (-state)
+	binary string // the taskmasterd it runs
 	addr   string // its control address
+	http   string // its HTTP address
 	stdout *syncBuffer
 	stderr *syncBuffer
 	done   chan struct{}
@@ -101,15 +113,23 @@ type daemonOpts struct {
 	command []string          // single-command mode
 	noJobs  bool              // do not pass -jobs
 	env     []string          // more environment variables for taskmasterd
+	binary  string            // the taskmasterd to run; bin.taskmasterd if empty
+	// state is the -state directory; "" gives the daemon a new one of its
+	// own, so that parallel tests never share (or fight over) one.
+	state string
 }
 
 func startDaemon(t *testing.T, o daemonOpts) *daemon {
 	t.Helper()
-	d := &daemon{t: t, jobs: t.TempDir(), addr: freeAddr(t), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	addrs := freeAddrs(t, 2)
+	d := &daemon{t: t, jobs: t.TempDir(), state: o.state, addr: addrs[0], http: addrs[1], stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	if d.state == "" {
+		d.state = t.TempDir()
+	}
 	for name, body := range o.jobs {
 		d.writeJob(name, body)
 	}
-	args := []string{"-listen", d.addr, "-log-level", "debug"}
+	args := []string{"-listen", d.addr, "-http", d.http, "-log-level", "debug", "-state", d.state}
 	if !o.noJobs {
 		args = append(args, "-jobs", d.jobs)
 	}
@@ -117,8 +137,15 @@ func startDaemon(t *testing.T, o daemonOpts) *daemon {
 	if o.command != nil {
 		args = append(append(args, "--"), o.command...)
 	}
-	d.cmd = daemonCommand(o.mode, args)
+	d.binary = o.binary
+	if d.binary == "" {
+		d.binary = bin.taskmasterd
+	}
+	d.cmd = daemonCommand(o.mode, d.binary, args)
 	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
+	// A process that outlives a failed taskmasterd may hold its output
+	// pipes: Wait must not wait for them for ever.
+	d.cmd.WaitDelay = 5 * time.Second
 	d.cmd.Env = append(append(os.Environ(), "PATH=/usr/bin:/bin"), o.env...)
 	require.NoError(t, d.cmd.Start())
 	d.pid = d.cmd.Process.Pid
@@ -151,12 +178,12 @@ func startDaemon(t *testing.T, o daemonOpts) *daemon {
 // mode m. As PID 1, a shell in the new namespaces makes the mounts private,
 // mounts a /proc of the new PID namespace, and execs taskmasterd, which so
 // keeps PID 1.
-func daemonCommand(m mode, args []string) *exec.Cmd {
+func daemonCommand(m mode, binary string, args []string) *exec.Cmd {
 	if m == asSubreaper {
-		return exec.Command(bin.taskmasterd, args...)
+		return exec.Command(binary, args...)
 	}
 	script := `mount --make-rprivate / && mount -t proc proc /proc && exec "$0" "$@"`
-	cmd := exec.Command("/bin/sh", append([]string{"-c", script, bin.taskmasterd}, args...)...)
+	cmd := exec.Command("/bin/sh", append([]string{"-c", script, binary}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS}
 	return cmd
 }
@@ -173,7 +200,7 @@ func (d *daemon) waitNSPid1() {
 		}
 		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", d.pid))
 		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.pid))
-		return exe == bin.taskmasterd && strings.Contains(string(status), fmt.Sprintf("NSpid:\t%d\t1\n", d.pid))
+		return exe == d.binary && strings.Contains(string(status), fmt.Sprintf("NSpid:\t%d\t1\n", d.pid))
 	}, "taskmasterd is not PID 1 of a new namespace")
 }
 

@@ -34,6 +34,17 @@ var badFiles = []badFile{
 	// docs/jobs.md, Errors: every example.
 	{"syntax", "{\n  \"cmd\": \"server\",\n  \"autostart\": false,\n}",
 		[]string{"%F:4:1: invalid JSON: a comma before '}' (JSON allows no trailing comma)"}},
+	{"missing-comma", "{\n  \"cmd\": \"server\"\n  \"autostart\": false\n}",
+		[]string{`%F:3:3: invalid JSON: missing ',' before "autostart" (after the value of "cmd")`}},
+	{"comment", "{\n  // the web server\n  \"cmd\": \"server\"\n}",
+		[]string{"%F:2:3: invalid JSON: JSON has no comments: remove this // comment"}},
+	{"unclosed", "{\n  \"cmd\": \"server\",\n  \"env\": {\"PORT\": \"8080\"\n}",
+		[]string{"%F:4:2: unexpected end of file: the object that starts at 1:1 is not closed ('}' is missing)"}},
+
+	// Other JSON syntax errors (jobs/jobfile TestSyntaxErrors has them all).
+	{"single-quotes", memberFile(`"stdout": 'discard'`),
+		[]string{`%F:3:13: invalid JSON: strings are written in double quotes: 'discard' should be "discard"`}},
+	{"python-true", memberFile(`"autostart": True`), []string{"%F:3:16: invalid JSON: True is not a JSON value: write true (in lower case)"}},
 	{"several", "{\n  \"nmprocs\": 2,\n  \"umask\": 18,\n  \"stopsignal\": \"SIGFOO\"\n}", []string{
 		`%F:2:3: "nmprocs": unknown key (did you mean "numprocs"?)`,
 		`%F:3:12: umask: the number 18 is not octal (it has the digit 8 or 9); write the umask as an octal string like "022"`,

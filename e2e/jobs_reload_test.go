@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -190,9 +191,12 @@ func TestJobsReloadPolicyOnly(t *testing.T) {
 func TestJobsReloadReaddedWhileStopping(t *testing.T) {
 	forEachTrigger(t, func(t *testing.T, r reloadVia) {
 		out := filepath.Join(t.TempDir(), "web")
-		body := jobFile("cmd", []string{bin.testprog, "record", "-out", out, "-exit-on", "none"}, "starttime", 0, "stoptime", 1.5)
+		// The process notes its SIGTERM and stays: the job is STOPPING
+		// until the test sends SIGUSR1 (the stoptime is far), so the file
+		// is put back while it stops however slow the machine is.
+		body := jobFile("cmd", []string{bin.testprog, "record", "-out", out, "-exit-on", "USR1"}, "starttime", 0, "stoptime", 60)
 		d, keep := startReloadDaemon(t, r, map[string]string{"web": body})
-		d.awaitReady(out, 1, 0)
+		proc := d.awaitReady(out, 1, 0).pids[0]
 		old := d.awaitRunning("web", 1)[0]
 
 		d.removeJob("web")
@@ -200,9 +204,15 @@ func TestJobsReloadReaddedWhileStopping(t *testing.T) {
 		d.awaitStates("web", 10*time.Second, "STOPPING")
 		d.writeJob("web", body)
 		r.changed(d)
-		st := d.awaitJob("web", 6*time.Second, func(st jobStatus) bool {
+		eventually(t, 10*time.Second, func() bool {
+			return strings.Contains(d.stderr.String(), `msg="job file is back; keeping the job" job=web`)
+		}, "the file put back was not loaded")
+		require.Equal(t, []string{"STOPPING"}, d.states("web"), "the stop ended before the file came back")
+		require.NoError(t, syscall.Kill(proc, syscall.SIGUSR1))
+		st := d.awaitJob("web", 10*time.Second, func(st jobStatus) bool {
 			return allRunning(st, 1) && st.Processes[0].Pid != old
 		}, "the job runs again")
+		require.Equal(t, []string{"SIGTERM", "SIGUSR1"}, readRecord(out).signals, "what the old process got")
 		require.Empty(t, st.Error)
 		require.Equal(t, []int{keep}, d.awaitRunning("keep", 1), "an unchanged job was restarted")
 	})

@@ -130,7 +130,7 @@ func TestJobsEnv(t *testing.T) {
 			"plain":  oneShot(shArgv("env > " + out + "/plain.env")),
 			// The original Taskmaster's list form.
 			"listed": oneShot(shArgv("env > "+out+"/listed.env"), "env", rawJSON(`[{"name": "TEST", "value": "valueHere"}]`)),
-		}, env: []string{"TASKMASTER_TOKEN=s3cret-token", "TM_E2E_INHERITED=daemon", "FOO=from-daemon"}})
+		}, env: []string{"TASKMASTER_TOKEN=s3cret-token", "TASKMASTER_AGENT_SECRET=s3cret-agent", "TM_E2E_INHERITED=daemon", "FOO=from-daemon"}})
 
 		for _, inst := range []string{"envjob:0", "envjob:1"} {
 			env := parseEnv(awaitFileContent(t, filepath.Join(out, inst+".env"), 10*time.Second))
@@ -143,6 +143,7 @@ func TestJobsEnv(t *testing.T) {
 			require.Contains(t, env, "EMPTY", inst)
 			require.Equal(t, "", env["EMPTY"], inst)
 			require.NotContains(t, env, "TASKMASTER_TOKEN", "%s: the control token leaked to a job", inst)
+			require.NotContains(t, env, "TASKMASTER_AGENT_SECRET", "%s: the fleet agent's secret leaked to a job", inst)
 		}
 		plain := parseEnv(awaitFileContent(t, filepath.Join(out, "plain.env"), 10*time.Second))
 		require.Equal(t, "/usr/bin:/bin", plain["PATH"])
@@ -151,6 +152,7 @@ func TestJobsEnv(t *testing.T) {
 		require.Equal(t, "plain", plain["TASKMASTER_JOB"])
 		require.Equal(t, "plain:0", plain["TASKMASTER_INSTANCE"])
 		require.NotContains(t, plain, "TASKMASTER_TOKEN", "the control token leaked to a job")
+		require.NotContains(t, plain, "TASKMASTER_AGENT_SECRET", "the fleet agent's secret leaked to a job")
 		listed := parseEnv(awaitFileContent(t, filepath.Join(out, "listed.env"), 10*time.Second))
 		require.Equal(t, "valueHere", listed["TEST"])
 

@@ -25,48 +25,40 @@ func forEachMode(t *testing.T, f func(t *testing.T, m mode)) {
 	}
 }
 
-// A job that starts 100 background children and exits: once they end,
-// nothing is left below taskmasterd, not even a zombie.
+// A job that starts 100 background children and exits: taskmasterd adopts
+// them, and once they end, nothing is left below it, not even a zombie.
+// The children (cat, a program) block on a gate the test releases once it
+// has seen all of them adopted. ("leftovers": "keep" lets them outlive the
+// job as orphans, which is what is tested here; jobs_leftovers_test.go has
+// the default, "stop".)
 func TestBackgroundChildrenAreReaped(t *testing.T) {
 	forEachMode(t, func(t *testing.T, m mode) {
+		g := newGate(t)
 		d := startDaemon(t, daemonOpts{mode: m, jobs: map[string]string{
-			"spawner": jobFile("cmd", []string{"/bin/sh", "-c", "for i in $(seq 100); do sleep 1 & done; exit 0"},
-				"autorestart", false, "starttime", 0),
+			"spawner": jobFile("cmd", spawnBlocked(g.path(), 100, "cat <&3"), "autorestart", false, "starttime", 0, "leftovers", "keep"),
 		}})
-		eventually(t, 10*time.Second, func() bool { return countComm(descendants(d.pid), "sleep") == 100 },
-			"the 100 children never ran")
-		eventually(t, 10*time.Second, func() bool {
-			for _, p := range descendants(d.pid) {
-				if p.comm == "sleep" && p.ppid != d.pid {
-					return false
-				}
-			}
-			return true
-		}, "the children were not adopted by taskmasterd")
-		eventually(t, 15*time.Second, func() bool { return len(descendants(d.pid)) == 0 },
-			"processes left below taskmasterd: %v", descendants(d.pid))
+		d.awaitAdopted("cat", 100, time.Minute)
+		g.release()
+		d.awaitNoneBelow(time.Minute)
 		d.signal(syscall.SIGTERM)
 		require.Equal(t, 0, d.wait(10*time.Second))
 	})
 }
 
-// 2,000 orphans at once are all reaped.
+// 2,000 orphans, all alive at once, end together and are all reaped. They
+// are subshells (a fork each, no exec: the storm comes quickly) blocked on
+// a gate: the test counts all 2,000 adopted by taskmasterd before it
+// releases them, however long the machine takes to fork them.
 func TestOrphanStormIsFullyReaped(t *testing.T) {
+	const orphans = 2000
 	forEachMode(t, func(t *testing.T, m mode) {
-		// Each sleep outlives the storm (2000 forks by a shell take from
-		// 0.4 s to several seconds, by machine), so that most are seen
-		// alive together before they end and must all be reaped.
-		storm := `i=0; while [ $i -lt 2000 ]; do sleep 8 & i=$((i+1)); done; exit 0`
+		g := newGate(t)
 		d := startDaemon(t, daemonOpts{mode: m, jobs: map[string]string{
-			"storm": jobFile("cmd", []string{"/bin/sh", "-c", storm}, "autorestart", false, "starttime", 0),
+			"storm": jobFile("cmd", spawnBlocked(g.path(), orphans, "read x <&3"), "autorestart", false, "starttime", 0, "leftovers", "keep"),
 		}})
-		peak := 0
-		eventually(t, 60*time.Second, func() bool {
-			ps := descendants(d.pid)
-			peak = max(peak, countComm(ps, "sleep"))
-			return peak >= 1500 && len(ps) == 0
-		}, "storm not reaped: peak %d sleepers, %d processes left", peak, len(descendants(d.pid)))
-		require.Empty(t, zombies(descendants(d.pid)))
+		d.awaitAdopted("sh", orphans, 2*time.Minute)
+		g.release()
+		d.awaitNoneBelow(time.Minute)
 		d.signal(syscall.SIGTERM)
 		require.Equal(t, 0, d.wait(10*time.Second))
 	})
@@ -188,12 +180,16 @@ func TestShutdownEndsLeftoverOrphans(t *testing.T) {
 func TestCriticalJobExitIsTheExitCode(t *testing.T) {
 	forEachMode(t, func(t *testing.T, m mode) {
 		out := t.TempDir()
+		// The app ends once the sidecar is ready (its record file has a
+		// line), not after a sleep the sidecar's start might outlast.
+		app := fmt.Sprintf("while [ ! -s %s/sidecar ]; do sleep 0.05; done; exit 7", out)
 		d := startDaemon(t, daemonOpts{mode: m, jobs: map[string]string{
-			"app": jobFile("cmd", []string{"/bin/sh", "-c", "sleep 0.5; exit 7"}, "critical", true,
+			"app": jobFile("cmd", []string{"/bin/sh", "-c", app}, "critical", true,
 				"autorestart", false, "starttime", 0),
 			"sidecar": jobFile("cmd", []string{bin.testprog, "record", "-out", filepath.Join(out, "sidecar")}, "starttime", 0),
 		}})
-		d.awaitReady(filepath.Join(out, "sidecar"), 1, 0)
+		// No awaitReady: it looks the sidecar's pid up among the daemon's
+		// descendants, and the shutdown the app starts may have ended it.
 		require.Equal(t, 7, d.wait(10*time.Second))
 		require.Equal(t, []string{"SIGTERM"}, readRecord(filepath.Join(out, "sidecar")).signals)
 	})
@@ -260,6 +256,9 @@ func TestUSR1ReopensLogFiles(t *testing.T) {
 		d.signal(syscall.SIGUSR1)
 		eventually(t, 5*time.Second, func() bool { _, err := os.Stat(log); return err == nil },
 			"SIGUSR1 did not reopen %s", log)
+		eventually(t, 5*time.Second, func() bool {
+			return strings.Contains(d.stderr.String(), `msg="reopening the log files" reason="signal SIGUSR1"`)
+		}, "SIGUSR1's reopen was not logged")
 		require.NoError(t, os.WriteFile(trigger, nil, 0o644))
 		eventually(t, 10*time.Second, func() bool { return slices.Equal(readLines(log), []string{"after"}) },
 			"the second line did not go to the reopened file: %v", readLines(log))
@@ -267,6 +266,17 @@ func TestUSR1ReopensLogFiles(t *testing.T) {
 		d.signal(syscall.SIGTERM)
 		require.Equal(t, 0, d.wait(10*time.Second))
 	})
+}
+
+// SIGHUP reloads the job files, and says so in the log: what a user reads
+// in `docker logs` tells why a job changed.
+func TestSIGHUPReloadIsLogged(t *testing.T) {
+	d := startListening(t, daemonOpts{mode: asSubreaper, args: []string{"-watch", "off"}})
+	d.writeJob("late", jobFile("cmd", []string{"/bin/sleep", "1000"}, "starttime", 0))
+	d.signal(syscall.SIGHUP)
+	eventually(t, 10*time.Second, func() bool { return strings.Contains(d.stderr.String(), `msg="job loaded" job=late`) },
+		"SIGHUP did not load the new job file")
+	require.Contains(t, d.stderr.String(), `msg="reloading the job files" reason="signal SIGHUP"`)
 }
 
 // "stdout": "/dev/stdout" writes to taskmasterd's own stdout (here a pipe)
@@ -284,12 +294,29 @@ func TestStdoutToDevStdout(t *testing.T) {
 	require.Equal(t, 0, d.wait(10*time.Second))
 }
 
-// taskmasterd re-executes itself once to own SIGURG (docs/pid1.md); a
-// GODEBUG it was started with must neither stop that nor reach the jobs
-// changed.
+// Built as `make build` builds it, taskmasterd starts with async preemption
+// off (linked in) and does not re-exec itself: its environment is the one
+// it was given, and the jobs get the GODEBUG it was started with. (That
+// every SIGURG is then forwarded, TestNoSignalEndsTaskmasterd shows.)
+func TestNoReexecWhenLinkedIn(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "godebug")
+	d := startListening(t, daemonOpts{mode: asSubreaper, env: []string{"GODEBUG=madvdontneed=1"}, jobs: map[string]string{
+		"show": jobFile("cmd", []string{"/bin/sh", "-c", `echo "$GODEBUG" > ` + out}, "autorestart", false, "starttime", 0),
+	}})
+	eventually(t, 10*time.Second, func() bool { return len(readLines(out)) == 1 }, "the job never ran")
+	require.Equal(t, []string{"madvdontneed=1"}, readLines(out))
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", d.pid))
+	require.NoError(t, err)
+	require.Contains(t, string(environ), "GODEBUG=madvdontneed=1\x00")
+	require.NotContains(t, string(environ), "TASKMASTER_ORIG_GODEBUG")
+}
+
+// Built by a plain `go build` (no linked default), taskmasterd re-executes
+// itself once to own SIGURG (docs/pid1.md); a GODEBUG it was started with
+// must neither stop that nor reach the jobs changed.
 func TestGODEBUGIsKeptForJobs(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "godebug")
-	d := startDaemon(t, daemonOpts{mode: asSubreaper, env: []string{"GODEBUG=madvdontneed=1"}, jobs: map[string]string{
+	d := startDaemon(t, daemonOpts{mode: asSubreaper, binary: bin.taskmasterdPlain, env: []string{"GODEBUG=madvdontneed=1"}, jobs: map[string]string{
 		"show": jobFile("cmd", []string{"/bin/sh", "-c", `echo "$GODEBUG" > ` + out}, "autorestart", false, "starttime", 0),
 	}})
 	eventually(t, 10*time.Second, func() bool { return len(readLines(out)) == 1 }, "the job never ran")

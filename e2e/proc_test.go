@@ -103,6 +103,20 @@ func killTree(root int) {
 }
 
 // freePort returns a TCP port on 127.0.0.1 that is free now.
+// freeAddrs returns n loopback addresses with ports nobody listens on now,
+// all different: they are found while all are held.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
+	}
+	return addrs
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/taskmaster/taskmaster/control"
 	"github.com/taskmaster/taskmaster/ctlproto"
 )
 
@@ -34,18 +33,14 @@ func (d *daemon) startControl() error {
 	if err := ctlproto.CheckListen(c.Listen, c.Allow, c.Token); err != nil {
 		return err
 	}
-	allow := c.Allow
-	if len(allow) == 0 && c.Token != "" && !loopbackOnly(c.Listen) {
-		// The token is the guard: any peer that knows it may talk.
-		allow = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
-	}
+	allow := effectiveAllow(c, c.Listen)
 	l, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("control server: %w", err)
 	}
 	d.ctl = &controlServer{
 		srv: &ctlproto.Server{
-			Handler:    control.New(d.sup, d.cfg.JobsDir),
+			Handler:    d.ops(),
 			Allow:      allow,
 			Token:      c.Token,
 			LocalUsers: localUsers(c.Token),
@@ -71,6 +66,17 @@ func (d *daemon) stopControl() {
 	defer cancel()
 	_ = d.ctl.srv.Shutdown(ctx)
 	<-d.ctl.done
+}
+
+// effectiveAllow is the allowlist of the listener on listen (the control
+// port's, or the HTTP listener's: each decides by its own address): -allow,
+// or, when it is not given, loopback only, unless a token guards a
+// listener beyond loopback: then any peer that knows the token may talk.
+func effectiveAllow(c ControlConfig, listen string) []netip.Prefix {
+	if len(c.Allow) == 0 && c.Token != "" && !loopbackOnly(listen) {
+		return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+	}
+	return c.Allow
 }
 
 // localUsers are the users whose local processes may control taskmasterd:

@@ -2,6 +2,7 @@ package pid1
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"sync"
@@ -9,12 +10,12 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/taskmaster/taskmaster/fleet"
 	"github.com/taskmaster/taskmaster/jobs"
 	"github.com/taskmaster/taskmaster/jobs/dirwatch"
 	"github.com/taskmaster/taskmaster/jobs/jobfile"
 	"github.com/taskmaster/taskmaster/jobs/output"
+	"github.com/taskmaster/taskmaster/pgstate"
 	"github.com/taskmaster/taskmaster/reaper"
 )
 
@@ -28,7 +29,10 @@ type Config struct {
 	Watch    dirwatch.Mode // how to notice changes in JobsDir
 	Command  []string      // single-command mode: the command to run as a critical job
 	Grace    time.Duration // how long leftover processes get between SIGTERM and SIGKILL at shutdown
+	StateDir string        // records the process groups started (package pgstate); "" for none
 	Control  ControlConfig // the control server
+	HTTP     HTTPConfig    // the HTTP listener: live link, dashboard, metrics, health
+	Fleet    FleetConfig   // the fleet link: manager, agent or neither (fleet.go)
 	Logger   *slog.Logger
 }
 
@@ -43,27 +47,37 @@ type daemon struct {
 	poller *output.Poller // reads the jobs' output pipes
 	watch  *dirwatch.Watcher
 	ctl    *controlServer
+	state  *pgstate.Dir // the state directory, when there is one
+	http   *httpServer
 
 	running     sync.WaitGroup // the goroutines start started
-	shutting    bool
+	shutting    atomic.Bool    // read by /healthz
 	critical    *jobs.Critical // what ended taskmasterd, if a critical job did
 	hurry       chan struct{}  // closed by a second shutdown signal
+	shutdownReq chan struct{}  // a shutdown asked for over the control port
 	hurryOne    sync.Once
 	finished    chan int    // how many processes the shutdown SIGKILLed, once it is over
 	giveUp      func()      // ends the wait for the jobs' processes after a hurry
 	reopen      sync.Mutex  // one SIGUSR1 reopen at a time
 	reopenAgain atomic.Bool // a SIGUSR1 came after the reopen under way began
+
+	manager       *fleet.Manager // when a fleet manager (fleet.go)
+	managerDone   chan struct{}
+	stopFleetJobs func() error // watches -fleet-jobs
+	agentStop     func()       // when a fleet agent
+	agentDone     chan struct{}
 }
 
 // Run runs taskmasterd until it shuts down, and returns its exit code.
-// sigs must come from CatchSignals, called before anything else.
+// sigs must come from early.Signals: caught before anything else ran.
 func Run(cfg Config, sigs *Signals) int {
 	tuneGC()
 	d := &daemon{
 		cfg: cfg, sigs: sigs, log: cfg.Logger,
-		hurry: make(chan struct{}), finished: make(chan int, 1),
+		hurry: make(chan struct{}), finished: make(chan int, 1), shutdownReq: make(chan struct{}, 1),
 	}
 	ctx, stop := context.WithCancel(context.Background())
+	defer d.closeState() // last: the supervisor records ends until it stops
 	defer d.running.Wait()
 	defer stop()
 	defer d.closePoller()
@@ -77,7 +91,7 @@ func Run(cfg Config, sigs *Signals) int {
 func (d *daemon) start(ctx context.Context) error {
 	BecomeSubreaper(d.log)
 	d.reaper = reaper.New(d.log)
-	d.running.Go(func() { d.reapOnSIGCHLD(ctx) })
+	d.running.Go(func() { d.reaper.Run(ctx, d.sigs.Child) })
 	reaped, unsubscribe := d.reaper.Subscribe()
 	context.AfterFunc(ctx, unsubscribe)
 	d.files = output.NewFileSet(d.log)
@@ -86,6 +100,7 @@ func (d *daemon) start(ctx context.Context) error {
 		return err
 	}
 	d.poller = poller
+	recorder := d.openState() // before any job starts: what a previous run left is stopped first
 	d.sup = jobs.New(jobs.Config{
 		Dir: d.cfg.JobsDir,
 		Starter: jobs.NewStarter(jobs.StarterConfig{
@@ -97,25 +112,91 @@ func (d *daemon) start(ctx context.Context) error {
 			Poller: d.poller,
 			Logger: d.log,
 		}),
-		Reaped: reaped,
-		Logger: d.log,
+		Reaped:   reaped,
+		Logger:   d.log,
+		Recorder: recorder,
+		// /dev/shm: Docker mounts it even in an image FROM scratch, which
+		// has no /tmp.
+		NotifyDirs: []string{os.TempDir(), "/dev/shm"},
 	})
 	d.running.Go(func() { d.sup.Run(ctx) })
 	// Listen before any job starts: a start that fails here (the port is
 	// taken) must not leave processes behind.
+	if err := d.cfg.Fleet.check(); err != nil {
+		return err
+	}
+	if err := d.startManager(); err != nil {
+		return err
+	}
 	if err := d.startControl(); err != nil {
+		d.stopManager()
+		return err
+	}
+	if err := d.startHTTP(); err != nil {
+		d.stopControl()
+		d.stopManager()
 		return err
 	}
 	if d.cfg.LoadJobs {
 		if err := d.loadJobs(); err != nil {
+			d.stopHTTP()
 			d.stopControl()
+			d.stopManager()
 			return err
 		}
 	}
+	d.startAgent()
 	if len(d.cfg.Command) > 0 {
 		return d.sup.AddCommand(context.Background(), commandSpec(d.cfg.Command))
 	}
 	return nil
+}
+
+// openState opens the state directory, stops the process groups that a
+// SIGKILLed taskmasterd left running (recorded there), and returns the
+// journal of this run. It returns nil when there is nothing to record to:
+// no state directory; PID 1, whose processes cannot outlive it (the
+// kernel kills a PID namespace's processes with its PID 1); a directory
+// another taskmasterd uses, or one that cannot be used. Those are no
+// reason not to start: the last two are warnings.
+func (d *daemon) openState() jobs.Recorder {
+	dir := d.cfg.StateDir
+	if dir == "" {
+		return nil
+	}
+	if os.Getpid() == 1 {
+		d.log.Debug("state directory not used: as PID 1, nothing taskmasterd starts can outlive it", "dir", dir)
+		return nil
+	}
+	st, err := pgstate.Open(dir, pgstate.Options{Logger: d.log})
+	switch {
+	case errors.Is(err, pgstate.ErrLocked):
+		d.log.Warn("state directory in use by another taskmasterd: process groups are not recorded, and none is stopped",
+			"dir", dir, "err", err)
+		return nil
+	case err != nil:
+		d.log.Warn("state directory not usable: process groups are not recorded, and those an earlier taskmasterd left are not stopped",
+			"dir", dir, "err", err)
+		return nil
+	}
+	pgstate.Reclaim(st.Left(), pgstate.ReclaimOptions{Logger: d.log})
+	journal, err := st.Record()
+	if err != nil {
+		d.log.Warn("state directory not usable: process groups are not recorded", "dir", dir, "err", err)
+		_ = st.Close()
+		return nil
+	}
+	d.state = st
+	return journal
+}
+
+func (d *daemon) closeState() {
+	if d.state == nil {
+		return
+	}
+	if err := d.state.Close(); err != nil {
+		d.log.Warn("state directory", "err", err)
+	}
 }
 
 // outputWait is how long taskmasterd waits, once its processes are gone,
@@ -134,20 +215,6 @@ func (d *daemon) closePoller() {
 	defer cancel()
 	if err := d.poller.Shutdown(ctx); err != nil {
 		d.log.Warn("jobs' last output not passed on", "err", err)
-	}
-}
-
-// reapOnSIGCHLD reaps on every SIGCHLD, and once at the start for children
-// that ended before the signal was caught (orphans inherited at exec).
-func (d *daemon) reapOnSIGCHLD(ctx context.Context) {
-	d.reaper.Reap()
-	for {
-		select {
-		case <-d.sigs.Child:
-			d.reaper.Reap()
-		case <-ctx.Done():
-			return
-		}
 	}
 }
 
@@ -191,6 +258,9 @@ func (d *daemon) loop() int {
 			d.shutdown("critical job ended: " + c.Instance)
 		case <-changes:
 			go d.reload()
+		case <-d.shutdownReq:
+			d.log.Info("shutdown requested over the control port: as on SIGTERM")
+			d.onSignal(syscall.SIGTERM)
 		case killed := <-d.finished:
 			return d.exitCode(killed)
 		}
@@ -198,34 +268,45 @@ func (d *daemon) loop() int {
 }
 
 func (d *daemon) onSignal(sig syscall.Signal) {
-	d.log.Debug("signal", "signal", unix.SignalName(sig))
+	d.log.Debug("signal", "signal", jobfile.SignalName(sig))
 	single := len(d.cfg.Command) > 0
-	if single && !d.shutting {
+	if single && !d.shutting.Load() {
 		_ = d.sup.Forward(context.Background(), sig)
 	}
 	switch sig {
 	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
 		switch {
-		case d.shutting:
+		case d.shutting.Load():
 			d.hurryUp()
 		case !single:
-			d.shutdown("signal " + unix.SignalName(sig))
+			d.shutdown("signal " + jobfile.SignalName(sig))
 		case !d.commandRuns():
 			// The command was stopped on request: nobody is left to pass
 			// the signal on to, so it is taskmasterd's to act on.
-			d.shutdown("signal " + unix.SignalName(sig) + " with the command stopped")
+			d.shutdown("signal " + jobfile.SignalName(sig) + " with the command stopped")
 		}
 	case syscall.SIGHUP:
 		if d.cfg.LoadJobs {
+			d.log.Info("reloading the job files", "reason", "signal SIGHUP")
 			go d.reload()
 		}
 	case syscall.SIGUSR1:
+		d.log.Info("reopening the log files", "reason", "signal SIGUSR1")
 		go d.reopenLogs()
 	case syscall.SIGPIPE:
 	default:
 		if !single {
 			_ = d.sup.Forward(context.Background(), sig)
 		}
+	}
+}
+
+// requestShutdown is the control port's shutdown: the loop handles it
+// exactly as SIGTERM. It never blocks: one pending request is enough.
+func (d *daemon) requestShutdown() {
+	select {
+	case d.shutdownReq <- struct{}{}:
+	default:
 	}
 }
 
@@ -270,19 +351,22 @@ func (d *daemon) reload() {
 // shutdown stops every job, then the leftover processes, then the control
 // server; the loop returns the exit code once it is done.
 func (d *daemon) shutdown(reason string) {
-	if d.shutting {
+	if d.shutting.Load() {
 		return
 	}
-	d.shutting = true
+	d.shutting.Store(true)
 	d.log.Info("shutting down", "reason", reason)
 	ctx, giveUp := context.WithCancel(context.Background())
 	d.giveUp = giveUp
 	go func() {
 		defer giveUp()
 		killed := d.stopJobs(ctx)
+		d.stopAgent() // after the jobs: the manager sees them stop
 		sw := &sweeper{proc: "/proc", self: os.Getpid(), reaper: d.reaper, grace: d.cfg.Grace, skip: d.hurry, log: d.log}
 		killed += sw.run()
+		d.stopHTTP()
 		d.stopControl()
+		d.stopManager()
 		if d.watch != nil {
 			_ = d.watch.Close()
 		}

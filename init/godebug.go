@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/taskmaster/taskmaster/sigcatch"
 )
 
 // origGODEBUG keeps the GODEBUG taskmasterd was started with, so that jobs
@@ -12,22 +14,25 @@ const origGODEBUG = "TASKMASTER_ORIG_GODEBUG"
 
 // noPreempt is the GODEBUG setting that stops the Go runtime from sending
 // SIGURG to its own threads to preempt goroutines.
-const noPreempt = "asyncpreemptoff=1"
+const noPreempt = sigcatch.NoPreempt
 
 // OwnSIGURG makes every SIGURG taskmasterd receives one that someone else
 // sent, so that it can be forwarded like any other signal: the Go runtime
-// preempts goroutines with SIGURG unless GODEBUG says asyncpreemptoff=1,
-// which can only be set in the environment before the runtime starts. So
-// taskmasterd re-execs itself once with it; the pid does not change.
-// taskmasterd runs no long computation that would need async preemption.
+// preempts goroutines with SIGURG unless GODEBUG says asyncpreemptoff=1.
+// `make build` links that setting in (sigcatch's linkedGODEBUG), which
+// costs nothing at start. Without it (a plain `go build`, or an environment that turns
+// preemption back on), the setting can only come from the environment
+// before the runtime starts, so taskmasterd re-execs itself once with it;
+// the pid does not change. taskmasterd runs no long computation that
+// would need async preemption.
 //
 // It returns if the setting is in place already or the re-exec is not
 // possible (no /proc), in which case a SIGURG is not forwarded.
 func OwnSIGURG() {
-	godebug := os.Getenv("GODEBUG")
-	if strings.Contains(godebug, noPreempt) {
+	if sigcatch.PreemptionOff() {
 		return
 	}
+	godebug := os.Getenv("GODEBUG")
 	// The first GODEBUG in the environment is the one that counts, so the
 	// old one goes. The marker says that the setting is ours, and keeps
 	// what was there for the jobs.
@@ -59,15 +64,21 @@ func selfPath() string {
 }
 
 // jobEnvironment is the environment jobs start from: taskmasterd's own,
-// without the control token (a secret of taskmasterd's) and with the
-// GODEBUG taskmasterd was started with rather than the one OwnSIGURG set.
+// without its secrets (the control token, the fleet agent's secret: a job
+// that runs as nobody reads its own environment in /proc, and either would
+// give it control) and with the GODEBUG taskmasterd was started with
+// rather than the one OwnSIGURG set.
 func jobEnvironment() []string {
 	var env []string
 	orig, ours := os.LookupEnv(origGODEBUG)
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch {
-		case name == "TASKMASTER_TOKEN" || name == origGODEBUG:
+		case secretEnv[name] || name == origGODEBUG:
+			continue
+		case name == "NOTIFY_SOCKET" || name == "WATCHDOG_USEC" || name == "WATCHDOG_PID":
+			// taskmasterd's own (under systemd): a job must not speak for
+			// it. A job with a notify ready check gets its own.
 			continue
 		case name == "GODEBUG" && ours:
 			if orig == "" {
@@ -78,4 +89,11 @@ func jobEnvironment() []string {
 		env = append(env, kv)
 	}
 	return env
+}
+
+// secretEnv are the variables of taskmasterd's environment that hold its
+// secrets, which jobs do not inherit.
+var secretEnv = map[string]bool{
+	"TASKMASTER_TOKEN":        true, // the control port's and the live link's
+	"TASKMASTER_AGENT_SECRET": true, // the fleet agent's, which joins the manager
 }

@@ -42,10 +42,13 @@ const (
 	openConns = ctlproto.DefaultMaxConns - 8
 	// mixFor is how long the clients run.
 	mixFor = 3 * time.Second
-	// requestTimeout bounds every request. The slowest legitimate ones
-	// (stop all, with stoptime 1; start of solo, with starttime 1) take
-	// about a second.
-	requestTimeout = 6 * time.Second
+	// requestTimeout bounds every request, to catch one that is never
+	// answered. The slowest legitimate ones (stop all, with stoptime 1;
+	// start of solo, with starttime 1) take about a second on a quiet
+	// machine, but on a loaded one, under -race, requests queue behind
+	// each other's reloads and stops for several seconds (6 s was seen to
+	// run out on two busy cores).
+	requestTimeout = 30 * time.Second
 )
 
 // The job files the daemon starts with. They never change: pull must
@@ -233,6 +236,7 @@ func startInProc(t *testing.T, watch dirwatch.Mode, jobs map[string]string) *inP
 		LoadJobs: true,
 		Watch:    watch,
 		Grace:    time.Second,
+		StateDir: t.TempDir(),
 		Control:  pid1.ControlConfig{Listen: "127.0.0.1:0"},
 		Logger:   slog.New(logs),
 	}
@@ -393,7 +397,9 @@ func checkConsistent(t *testing.T, addr, dir string) {
 		require.GreaterOrEqual(t, i, 0, "%s.tm.json holds %q, never pushed", name, body)
 		want := pushedVersions[i].numprocs
 		var st statusJob
-		deadline := time.Now().Add(5 * time.Second)
+		// The last reload may still be queued behind the mix's requests
+		// (seconds on a loaded machine, as for requestTimeout).
+		deadline := time.Now().Add(requestTimeout)
 		for {
 			st, err = statusOf(addr, name)
 			if err == nil && len(st.Processes) == want && st.Error == "" {

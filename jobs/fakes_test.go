@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"syscall"
@@ -88,13 +89,14 @@ func (c *fakeClock) pending() []time.Duration {
 
 // fakeRT is the runtime of the instance state machine in table tests.
 type fakeRT struct {
-	clock    *fakeClock
-	nextPid  int
-	spawnErr error
-	spawned  []string
-	signals  []sent
-	alive    map[int]bool // process groups with members left
-	stopping bool         // taskmasterd is shutting down
+	clock     *fakeClock
+	nextPid   int
+	spawnErr  error
+	spawned   []string
+	signals   []sent
+	alive     map[int]bool // process groups with members left
+	stopping  bool         // taskmasterd is shutting down
+	leftovers []int        // groups handed over to be stopped after their leader ended
 }
 
 type sent struct {
@@ -123,6 +125,8 @@ func (rt *fakeRT) signalGroup(pgid int, sig syscall.Signal) {
 
 func (rt *fakeRT) groupAlive(pgid int) bool { return rt.alive[pgid] }
 
+func (rt *fakeRT) stopLeftovers(_ *instance, pgid int) { rt.leftovers = append(rt.leftovers, pgid) }
+
 func (rt *fakeRT) schedule(in *instance, seq uint64, d time.Duration) Timer {
 	return rt.clock.AfterFunc(d, func() { in.timerFired(rt, seq) })
 }
@@ -132,7 +136,10 @@ func (rt *fakeRT) changed(*instance, State) {}
 func (rt *fakeRT) mayRestart(*instance) bool { return !rt.stopping }
 
 // fakeStarter stands in for real processes in supervisor tests: each start
-// gets a pid, and the test decides when it exits.
+// gets a pid, and the test decides when it exits. A process may leave a
+// child in its group (leaveChild), which outlives it until a signal to the
+// group ends it; its end is "reaped" and told on reaped, as the reaper's
+// Subscribe does.
 type fakeStarter struct {
 	mu       sync.Mutex
 	nextPid  int
@@ -141,12 +148,33 @@ type fakeStarter struct {
 	fail     map[string]error
 	signals  []sent
 	ignoring map[int]bool
+	children map[int]bool // process groups with a child left in them, by pgid
+	stubborn map[int]bool // groups whose child ignores every signal but SIGKILL
+	reaped   chan struct{}
+	last     map[string]*Proc // the last Proc each instance was started with
+	checks   []*fakeCheck     // exec checks started (checks_test.go)
 }
 
 func newFakeStarter() *fakeStarter {
 	return &fakeStarter{
 		nextPid: 1000, procs: map[int]func(reaper.Exit){}, fail: map[string]error{}, ignoring: map[int]bool{},
+		children: map[int]bool{}, stubborn: map[int]bool{}, reaped: make(chan struct{}, 1),
 	}
+}
+
+// leaveChild puts a child in the group of process pgid, which outlives the
+// process; stubborn makes it ignore every signal but SIGKILL.
+func (f *fakeStarter) leaveChild(pgid int, stubborn bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.children[pgid], f.stubborn[pgid] = true, stubborn
+}
+
+// childAlive reports whether the child left in group pgid lives.
+func (f *fakeStarter) childAlive(pgid int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.children[pgid]
 }
 
 func (f *fakeStarter) Start(p *Proc, onExit func(reaper.Exit)) (int, error) {
@@ -158,6 +186,10 @@ func (f *fakeStarter) Start(p *Proc, onExit func(reaper.Exit)) (int, error) {
 	f.nextPid++
 	f.procs[f.nextPid] = onExit
 	f.started = append(f.started, p.Name)
+	f.keep(p)
+	if p.Point != nil {
+		p.Point.NewProcess(nil).Begin() // clients may attach (it writes nothing)
+	}
 	return f.nextPid, nil
 }
 
@@ -196,17 +228,33 @@ func testSpec(name string) *jobfile.Spec {
 var errSpawn = errors.New("spawn failed")
 
 // Kill fakes kill(2) for the fake processes: signal 0 probes, and a signal
-// other than 0 ends the process unless the test made it ignore signals.
+// other than 0 ends the process unless the test made it ignore signals. A
+// negative pid is a group: the process and the child it left, if any.
 func (f *fakeStarter) Kill(pid int, sig syscall.Signal) error {
-	if pid < 0 {
+	group := pid < 0
+	if group {
 		pid = -pid
 	}
 	f.mu.Lock()
 	_, alive := f.procs[pid]
 	ignores := f.ignoring[pid] && sig != syscall.SIGKILL
+	child := group && f.children[pid]
+	childEnds := child && sig != 0 && (sig == syscall.SIGKILL || !f.stubborn[pid])
+	if childEnds {
+		delete(f.children, pid)
+	}
 	f.signals = append(f.signals, sent{pid, sig})
 	f.mu.Unlock()
+	if childEnds {
+		select { // reaped, as an orphan of taskmasterd's
+		case f.reaped <- struct{}{}:
+		default:
+		}
+	}
 	if !alive {
+		if child {
+			return nil
+		}
 		return syscall.ESRCH
 	}
 	if sig != 0 && !ignores {
@@ -225,4 +273,29 @@ func (f *fakeStarter) sentSignals() []sent {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]sent(nil), f.signals...)
+}
+
+// fakeRecorder records what the supervisor tells its Recorder, as lines
+// like "start web:0 1001 SIGTERM 5s" and "end 1001".
+type fakeRecorder struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (r *fakeRecorder) Started(instance string, pid int, sig syscall.Signal, stopTime time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, fmt.Sprintf("start %s %d %s %v", instance, pid, jobfile.SignalName(sig), stopTime))
+}
+
+func (r *fakeRecorder) Ended(pid int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, fmt.Sprintf("end %d", pid))
+}
+
+func (r *fakeRecorder) recorded() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.lines...)
 }

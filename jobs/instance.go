@@ -5,6 +5,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/taskmaster/taskmaster/jobs/attach"
 	"github.com/taskmaster/taskmaster/jobs/jobfile"
 	"github.com/taskmaster/taskmaster/jobs/output"
 )
@@ -44,9 +45,15 @@ type runtime interface {
 	signalGroup(pgid int, sig syscall.Signal)
 	// groupAlive reports whether any process is left in group pgid.
 	groupAlive(pgid int) bool
+	// stopLeftovers is told that the process of in that led group pgid
+	// ended on its own: whatever is left of the group gets in's stopsignal,
+	// then SIGKILL after its stoptime, apart from the instance, whose next
+	// process (a new group) need not wait for it.
+	stopLeftovers(in *instance, pgid int)
 	// schedule delivers a timer event carrying seq to in after d.
 	schedule(in *instance, seq uint64, d time.Duration) Timer
-	// changed is told of every state change, for the log.
+	// changed is told of every state change, and of a new process or a new
+	// reason in the same state, for the log.
 	changed(in *instance, from State)
 	// mayRestart reports whether in may be started again on its own (a
 	// retry or an autorestart): not while taskmasterd shuts down, nor once
@@ -72,13 +79,14 @@ type instance struct {
 	since    time.Time
 	detail   string // why the instance is in its state, for status
 	pid      int    // the process, while it lives
-	gen      uint64 // how many processes it has started: tells one process from the next
+	gen      uint64 // how many starts it has tried: tells one process from the next
 	pgid     int    // its process group, kept while STOPPING after the leader exited
 	started  time.Time
 	failures int // consecutive failed starts
 	restarts int // automatic restarts (retries and autorestarts)
 	exit     *exitInfo
-	ring     *output.Ring // recent output, kept across restarts
+	ring     *output.Ring  // recent output, kept across restarts
+	point    *attach.Point // where clients attach to its process, kept across restarts
 
 	timer    Timer
 	timerSeq uint64 // timer events carrying an older seq are stale
@@ -88,12 +96,22 @@ type instance struct {
 	killed     bool // the current stop needed SIGKILL
 	leaderGone bool // STOPPING: the leader exited, others in its group live on
 	retire     bool // forget the instance once it has no process
+
+	ready   *jobfile.Probe // the ready check of the current process (its spec's when it started); nil: starttime
+	then    afterStop      // what follows the stop under way, when the instance asked for it itself
+	thenWhy string         // why it did
+	chk     checks         // what its checks know of its process (the supervisor's: checks.go)
 }
 
+// set moves the instance to state s, saying why in detail. Every move that
+// changes the state or its reason is logged, so that a user reading the log
+// learns why each one happened.
 func (in *instance) set(rt runtime, s State, detail string) {
-	from := in.state
+	from, fromDetail := in.state, in.detail
 	in.state, in.detail, in.since = s, detail, rt.now()
-	rt.changed(in, from)
+	if s != from || detail != fromDetail {
+		rt.changed(in, from)
+	}
 }
 
 func (in *instance) cancelTimer() {
@@ -128,14 +146,23 @@ func (in *instance) start(rt runtime) {
 	in.pending = false
 	in.cancelTimer()
 	in.failures = 0
-	in.spawn(rt, false)
+	in.spawn(rt, "")
 }
 
-func (in *instance) spawn(rt runtime, automatic bool) {
+// restart spawns a process on the instance's own (a retry or an
+// autorestart) and counts it; why says what caused it, for the log.
+func (in *instance) restart(rt runtime, why string) {
+	in.restarts++
+	in.job.stats.Restarts++
+	in.spawn(rt, fmt.Sprintf("%s (restart %d)", why, in.restarts))
+}
+
+// spawn starts a process; why is the detail of the state it enters ("" for
+// a start that was asked for).
+func (in *instance) spawn(rt runtime, why string) {
 	in.spec = in.job.spec
-	if automatic {
-		in.restarts++
-	}
+	in.ready = in.spec.Ready
+	in.gen++
 	pid, err := rt.spawn(in)
 	if err != nil {
 		in.pid, in.pgid = 0, 0
@@ -144,14 +171,18 @@ func (in *instance) spawn(rt runtime, automatic bool) {
 		return
 	}
 	in.pid, in.pgid, in.started = pid, pid, rt.now()
-	in.gen++
 	in.killed, in.leaderGone = false, false
-	if in.spec.StartTime <= 0 {
-		in.set(rt, Running, "")
+	if in.ready == nil && in.spec.StartTime <= 0 {
+		in.set(rt, Running, why)
 		return
 	}
-	in.set(rt, Starting, "")
-	in.arm(rt, in.spec.StartTime)
+	in.set(rt, Starting, why)
+	switch {
+	case in.ready == nil:
+		in.arm(rt, in.spec.StartTime)
+	case in.ready.Deadline > 0:
+		in.arm(rt, in.ready.Deadline) // until then, its checks decide (ready.go)
+	}
 }
 
 // failedStart counts a start that did not hold and schedules a retry, or
@@ -179,9 +210,15 @@ func (in *instance) exited(rt runtime, ws syscall.WaitStatus) {
 	in.pid = 0
 	switch in.state {
 	case Starting:
+		in.leaveGroup(rt)
 		in.cancelTimer()
-		in.failedStart(rt, "exited too quickly ("+in.exit.String()+")")
+		how := "exited too quickly"
+		if in.ready != nil {
+			how = "exited before it was ready"
+		}
+		in.failedStart(rt, how+" ("+in.exit.String()+")")
 	case Running:
+		in.leaveGroup(rt)
 		in.exitedWhileRunning(rt)
 	case Stopping:
 		if rt.groupAlive(in.pgid) {
@@ -189,6 +226,18 @@ func (in *instance) exited(rt runtime, ws syscall.WaitStatus) {
 			return
 		}
 		in.finishStop(rt)
+	}
+}
+
+// leaveGroup lets go of the process group of a process that ended on its
+// own. With "leftovers": "stop", what is left of the group (children the
+// process did not wait for) is stopped beside the instance: a restart does
+// not wait for it, since the next process leads a group of its own.
+func (in *instance) leaveGroup(rt runtime) {
+	pgid := in.pgid
+	in.pgid = 0
+	if pgid > 0 && in.spec.Leftovers == jobfile.LeftoversStop {
+		rt.stopLeftovers(in, pgid)
 	}
 }
 
@@ -213,7 +262,7 @@ func (in *instance) exitedWhileRunning(rt runtime) {
 		return
 	}
 	in.failures = 0
-	in.spawn(rt, true)
+	in.restart(rt, "restarted after "+in.exit.String())
 }
 
 func (in *instance) expected() bool {
@@ -248,13 +297,17 @@ func (in *instance) timerFired(rt runtime, seq uint64) {
 	in.timer = nil
 	switch in.state {
 	case Starting:
-		in.set(rt, Running, "")
+		if in.ready != nil {
+			in.notReady(rt, in.chk.lastError)
+			return
+		}
+		in.set(rt, Running, in.detail) // still the reason it was started, if a restart
 	case Backoff:
 		if !rt.mayRestart(in) {
 			in.set(rt, Stopped, in.detail)
 			return
 		}
-		in.spawn(rt, true)
+		in.restart(rt, fmt.Sprintf("retry %d of %d", in.failures, in.spec.StartRetries))
 	case Stopping:
 		if in.killed {
 			in.detail = fmt.Sprintf("SIGKILLed; process group %d still there after %v", in.pgid, killGrace)
@@ -270,7 +323,7 @@ func (in *instance) timerFired(rt runtime, seq uint64) {
 func (in *instance) sigkill(rt runtime, detail string) {
 	rt.signalGroup(in.pgid, syscall.SIGKILL)
 	in.killed = true
-	in.detail = detail
+	in.set(rt, Stopping, detail)
 	if in.leaderGone && !rt.groupAlive(in.pgid) {
 		in.finishStop(rt)
 		return
@@ -278,19 +331,20 @@ func (in *instance) sigkill(rt runtime, detail string) {
 	in.arm(rt, killGrace)
 }
 
-// stop stops the instance. It reports false when there was nothing to stop.
-func (in *instance) stop(rt runtime) bool {
+// stop stops the instance; why says who asked, for the log and status. It
+// reports false when there was nothing to stop.
+func (in *instance) stop(rt runtime, why string) bool {
 	wasPending := in.pending || in.restartDue
-	in.pending, in.restartDue = false, false
+	in.pending, in.restartDue, in.then = false, false, thenNothing
 	switch in.state {
 	case Starting, Running:
 		rt.signalGroup(in.pgid, in.spec.StopSignal)
-		in.set(rt, Stopping, "sent "+jobfile.SignalName(in.spec.StopSignal))
+		in.set(rt, Stopping, fmt.Sprintf("sent %s: %s", jobfile.SignalName(in.spec.StopSignal), why))
 		in.arm(rt, in.spec.StopTime)
 		return true
 	case Backoff:
 		in.cancelTimer()
-		in.set(rt, Stopped, "")
+		in.set(rt, Stopped, "retry cancelled: "+why)
 		return true
 	case Stopping:
 		return true
@@ -298,18 +352,18 @@ func (in *instance) stop(rt runtime) bool {
 	return wasPending
 }
 
-// kill sends SIGKILL to the instance's process group at once.
-func (in *instance) kill(rt runtime) bool {
+// kill sends SIGKILL to the instance's process group at once; why says who
+// asked.
+func (in *instance) kill(rt runtime, why string) bool {
 	wasPending := in.pending || in.restartDue
-	in.pending, in.restartDue = false, false
+	in.pending, in.restartDue, in.then = false, false, thenNothing
 	switch in.state {
 	case Starting, Running, Stopping:
-		in.set(rt, Stopping, "")
-		in.sigkill(rt, "SIGKILLed on request")
+		in.sigkill(rt, "SIGKILLed: "+why)
 		return true
 	case Backoff:
 		in.cancelTimer()
-		in.set(rt, Stopped, "")
+		in.set(rt, Stopped, "retry cancelled: "+why)
 		return true
 	}
 	return wasPending
@@ -327,9 +381,16 @@ func (in *instance) finishStop(rt runtime) {
 	in.cancelTimer()
 	in.leaderGone = false
 	in.pgid = 0
+	if in.then != thenNothing {
+		in.afterStop(rt)
+		return
+	}
 	detail := ""
-	if in.killed {
+	switch {
+	case in.killed:
 		detail = in.detail
+	case in.exit != nil:
+		detail = in.exit.String() // how the stop ended it: "killed by SIGTERM", "exit status 0"
 	}
 	in.set(rt, Stopped, detail)
 	if in.restartDue {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/taskmaster/taskmaster/jobs/attach"
 	"github.com/taskmaster/taskmaster/jobs/jobfile"
 	"github.com/taskmaster/taskmaster/jobs/output"
 )
@@ -18,12 +19,14 @@ type job struct {
 	loaded  time.Time
 	insts   []*instance
 
-	stopAfterDependents bool // an ordered stop waits for jobs that depend on this one
-	removed             bool // the file is gone: forget the job once it has stopped
-	forgotten           bool // no longer among the supervisor's jobs
-	pinned              bool // not from a file (single-command mode): reloads leave it alone
-	interactive         bool // its processes get taskmasterd's stdin, stdout and stderr
+	stopAfterDependents bool   // an ordered stop waits for jobs that depend on this one
+	stopReason          string // who asked for the ordered stop, for the log
+	removed             bool   // the file is gone: forget the job once it has stopped
+	forgotten           bool   // no longer among the supervisor's jobs
+	pinned              bool   // not from a file (single-command mode): reloads leave it alone
+	interactive         bool   // its processes get taskmasterd's stdin, stdout and stderr
 	criticalSent        bool
+	stats               JobStats
 }
 
 func newJob(name string, now time.Time) *job {
@@ -52,7 +55,7 @@ func (j *job) resize(now time.Time) []*instance {
 		}
 		in := &instance{
 			job: j, index: i, name: j.name + ":" + strconv.Itoa(i), spec: j.spec, since: now,
-			ring: output.NewRing(output.DefaultRingCapacity),
+			ring: output.NewRing(output.DefaultRingCapacity), point: attach.NewPoint(),
 		}
 		j.insts = append(j.insts, in)
 		added = append(added, in)

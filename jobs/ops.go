@@ -168,19 +168,20 @@ func (s *Supervisor) startOutcome(ins []*instance) error {
 }
 
 // Stop stops the target's instances and waits until their process groups
-// are gone. Stopping "all" honours depends_on: a job stops only after the
-// jobs that depend on it have stopped. It returns ErrRedundant when nothing
-// was running.
+// are gone, with what earlier processes of theirs left behind. Stopping
+// "all" honours depends_on: a job stops only after the jobs that depend on
+// it have stopped. It returns ErrRedundant when nothing was running.
 func (s *Supervisor) Stop(ctx context.Context, target string) error {
+	var ins []*instance
 	var gens map[*instance]uint64
 	return s.await(ctx, func() error {
-		ins, err := s.resolve(target)
-		if err != nil {
+		var err error
+		if ins, err = s.resolve(target); err != nil {
 			return err
 		}
 		gens = generations(ins)
 		return s.stopInstances(ins, target == All)
-	}, func() bool { return stopsSettled(gens) }, func() error { return nil })
+	}, func() bool { return stopsSettled(gens) && !s.leftoversOf(ins) }, func() error { return nil })
 }
 
 func (s *Supervisor) stopInstances(ins []*instance, ordered bool) error {
@@ -195,12 +196,12 @@ func (s *Supervisor) stopInstances(ins []*instance, ordered bool) error {
 	}
 	if ordered {
 		for _, j := range jobsOf(ins) {
-			j.stopAfterDependents = true
+			j.stopAfterDependents, j.stopReason = true, whyStopAll
 		}
 		return nil
 	}
 	for _, in := range ins {
-		in.stop(s)
+		in.stop(s, whyStopRequest)
 	}
 	return nil
 }
@@ -230,27 +231,30 @@ func stopsSettled(gens map[*instance]uint64) bool {
 	return true
 }
 
-// Kill sends SIGKILL to the target's process groups at once and waits until
-// they are gone. It returns ErrRedundant when nothing was running.
+// Kill sends SIGKILL to the target's process groups at once, and to what
+// earlier processes of theirs left behind, and waits until they are gone.
+// It returns ErrRedundant when nothing was running.
 func (s *Supervisor) Kill(ctx context.Context, target string) error {
+	var ins []*instance
 	var gens map[*instance]uint64
 	return s.await(ctx, func() error {
-		ins, err := s.resolve(target)
-		if err != nil {
+		var err error
+		if ins, err = s.resolve(target); err != nil {
 			return err
 		}
 		gens = generations(ins)
 		any := false
 		for _, in := range ins {
-			if in.kill(s) {
+			if in.kill(s, whyKillRequest) {
 				any = true
 			}
 		}
 		if !any {
 			return ErrRedundant
 		}
+		s.killLeftoversOf(ins, "on request")
 		return nil
-	}, func() bool { return stopsSettled(gens) }, func() error { return nil })
+	}, func() bool { return stopsSettled(gens) && !s.leftoversOf(ins) }, func() error { return nil })
 }
 
 // Wait waits until every instance of target is in state.
@@ -299,14 +303,32 @@ func (s *Supervisor) Names(ctx context.Context) ([]string, error) {
 }
 
 // allJobs returns the jobs sorted by name, so everything that walks them
-// does so in a repeatable order.
+// does so in a repeatable order. The list is kept until a job is added or
+// deleted (setJob, deleteJob): settle walks it after every event, and
+// sorting hundreds of jobs each time was most of what a busy supervisor
+// (hundreds of health checks a second) spent. Callers must not change it.
 func (s *Supervisor) allJobs() []*job {
-	out := make([]*job, 0, len(s.jobs))
-	for _, j := range s.jobs {
-		out = append(out, j)
+	if s.sortedJobs == nil {
+		out := make([]*job, 0, len(s.jobs))
+		for _, j := range s.jobs {
+			out = append(out, j)
+		}
+		slices.SortFunc(out, func(a, b *job) int { return strings.Compare(a.name, b.name) })
+		s.sortedJobs = out
 	}
-	slices.SortFunc(out, func(a, b *job) int { return strings.Compare(a.name, b.name) })
-	return out
+	return s.sortedJobs
+}
+
+// setJob adds job j, named name.
+func (s *Supervisor) setJob(name string, j *job) {
+	s.jobs[name] = j
+	s.sortedJobs = nil
+}
+
+// deleteJob forgets the job named name.
+func (s *Supervisor) deleteJob(name string) {
+	delete(s.jobs, name)
+	s.sortedJobs = nil
 }
 
 // cutInstance splits "NAME:N" into its job name and instance number.

@@ -22,7 +22,7 @@ func (s *Supervisor) Reload(ctx context.Context, only string) error {
 	// was read: two overlapping ones could apply an older read last.
 	s.reloading.Lock()
 	defer s.reloading.Unlock()
-	loaded, err := jobfile.LoadDir(s.cfg.Dir)
+	loaded, err := s.files.LoadDir(s.cfg.Dir)
 	if err != nil {
 		s.log.Error("cannot read jobs directory", "dir", s.cfg.Dir, "err", err)
 		return err
@@ -79,10 +79,11 @@ func (s *Supervisor) applyOne(name string, loaded map[string]jobfile.Loaded) err
 
 func (s *Supervisor) remove(j *job) {
 	s.log.Info("job file removed; stopping the job", "job", j.name)
+	s.publishFile(j.name, FileRemoved, nil)
 	j.removed = true
 	j.stopAfterDependents = false // stopped now, not in an ordered stop's turn
 	for _, in := range j.insts {
-		in.stop(s)
+		in.stop(s, whyFileRemoved)
 	}
 }
 
@@ -90,7 +91,7 @@ func (s *Supervisor) update(name string, l jobfile.Loaded) {
 	j := s.jobs[name]
 	if j == nil {
 		j = newJob(name, s.now())
-		s.jobs[name] = j
+		s.setJob(name, j)
 	}
 	if j.pinned {
 		s.log.Warn("job file ignored: the name belongs to the command taskmasterd runs", "file", l.Path)
@@ -105,11 +106,15 @@ func (s *Supervisor) update(name string, l jobfile.Loaded) {
 		}
 		return
 	}
+	hadErr := j.fileErr != nil
 	j.fileErr = nil
 	switch old := j.spec; {
 	case old == nil:
 		s.load(j, l.Spec)
 	case old.Equal(l.Spec):
+		if hadErr { // back to the version in use: the file is fine again
+			s.publishFile(j.name, FileUpdated, nil)
+		}
 	case old.SameProcess(l.Spec):
 		s.updateInPlace(j, l.Spec)
 	default:
@@ -140,6 +145,8 @@ func (s *Supervisor) invalid(j *job, err error) {
 		return // already reported
 	}
 	j.fileErr = err
+	s.fileErrors++
+	s.publishFile(j.name, FileInvalid, err)
 	if j.spec != nil {
 		s.log.Error("invalid job file; keeping the last good version", "job", j.name, "err", err)
 		return
@@ -152,6 +159,7 @@ func (s *Supervisor) load(j *job, spec *jobfile.Spec) {
 	j.spec = spec
 	added := j.resize(s.now())
 	s.log.Info("job loaded", "job", j.name, "numprocs", spec.NumProcs, "autostart", spec.AutoStart)
+	s.publishFile(j.name, FileAdded, nil)
 	if spec.AutoStart {
 		for _, in := range added {
 			in.requestStart()
@@ -167,9 +175,11 @@ func (s *Supervisor) updateInPlace(j *job, spec *jobfile.Spec) {
 	j.spec = spec
 	for _, in := range j.insts {
 		in.spec = spec
+		s.follow(in) // a health check added or removed
 	}
 	s.resize(j, spec.AutoStart || wasActive)
 	s.log.Info("job updated in place", "job", j.name, "numprocs", spec.NumProcs)
+	s.publishFile(j.name, FileUpdated, nil)
 }
 
 // replace applies a change to how the job's processes are started: its
@@ -179,13 +189,14 @@ func (s *Supervisor) replace(j *job, spec *jobfile.Spec) {
 	j.spec = spec
 	for _, in := range j.live() {
 		again := in.state.active() || in.pending || in.restartDue || spec.AutoStart
-		in.stop(s)
+		in.stop(s, whyFileChanged)
 		if again {
 			in.requestStart()
 		}
 	}
 	s.resize(j, spec.AutoStart || wasActive)
 	s.log.Info("job changed; restarting it", "job", j.name)
+	s.publishFile(j.name, FileUpdated, nil)
 }
 
 func (s *Supervisor) resize(j *job, startNew bool) {
@@ -196,7 +207,7 @@ func (s *Supervisor) resize(j *job, startNew bool) {
 	}
 	for _, in := range j.insts {
 		if in.retire {
-			in.stop(s)
+			in.stop(s, whyRetired)
 		}
 	}
 }

@@ -16,6 +16,7 @@ func (s *Supervisor) settle() {
 	s.forget()
 	s.reportCritical()
 	s.wakeWaiters()
+	s.rearmWheel()
 }
 
 // startPending spawns pending instances whose dependencies are RUNNING. It
@@ -85,7 +86,11 @@ func (s *Supervisor) dependencyFailureSeen(j *job, seen map[*job]bool) string {
 		pending := false
 		for _, in := range dep.live() {
 			if in.state == Fatal || in.state == Exited || (in.state == Stopped && !in.pending) {
-				return "waiting for " + name + ", which is " + in.state.String()
+				why := "waiting for " + name + ", which is " + in.state.String()
+				if in.state == Fatal {
+					why += " (" + in.name + ": " + in.detail + ")" // a deadline says which check
+				}
+				return why
 			}
 			pending = pending || in.pending
 		}
@@ -107,7 +112,7 @@ func (s *Supervisor) stopOrdered() {
 		}
 		j.stopAfterDependents = false
 		for _, in := range j.insts {
-			in.stop(s)
+			in.stop(s, j.stopReason)
 		}
 	}
 }
@@ -129,7 +134,7 @@ func (s *Supervisor) forget() {
 		j.forgetRetired()
 		if j.removed && j.settled() {
 			j.forgotten, j.stopAfterDependents = true, false
-			delete(s.jobs, name)
+			s.deleteJob(name)
 			s.log.Info("job removed", "job", name)
 		}
 	}

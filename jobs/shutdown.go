@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"slices"
 
 	"github.com/taskmaster/taskmaster/jobs/jobfile"
 )
@@ -9,10 +10,14 @@ import (
 // Shutdown stops every job for good: no more starts or restarts, each job's
 // processes get its stop signal (dependents before the jobs they depend on;
 // unrelated jobs all at once), and SIGKILL after its stoptime. It returns
-// when every process group is gone, with the instances that had to be
-// SIGKILLed, or when ctx ends.
+// when every process group is gone, leftover groups of ended processes
+// included, with the instances that had to be SIGKILLed (for their
+// leftovers too), or when ctx ends.
 func (s *Supervisor) Shutdown(ctx context.Context) (killed []string, err error) {
 	err = s.await(ctx, func() error {
+		if !s.shutting {
+			s.publish(&Event{Kind: ShuttingDown, Time: s.now()})
+		}
 		s.shutting = true
 		for _, j := range s.jobs {
 			for _, in := range j.insts {
@@ -21,10 +26,10 @@ func (s *Supervisor) Shutdown(ctx context.Context) (killed []string, err error) 
 					in.killed = false // from an earlier, finished stop
 				}
 				if in.state == Backoff {
-					in.stop(s)
+					in.stop(s, whyShutdown)
 				}
 			}
-			j.stopAfterDependents = j.anyProcess()
+			j.stopAfterDependents, j.stopReason = j.anyProcess(), whyShutdown
 		}
 		return nil
 	}, func() bool {
@@ -33,13 +38,18 @@ func (s *Supervisor) Shutdown(ctx context.Context) (killed []string, err error) 
 				return false
 			}
 		}
-		return true
+		return len(s.leftovers) == 0
 	}, func() error {
 		for _, j := range s.allJobs() {
 			for _, in := range j.insts {
 				if in.killed {
 					killed = append(killed, in.name)
 				}
+			}
+		}
+		for _, name := range s.killedLeftovers {
+			if !slices.Contains(killed, name) {
+				killed = append(killed, name)
 			}
 		}
 		return nil
@@ -55,9 +65,10 @@ func (s *Supervisor) KillAll(ctx context.Context) error {
 		for _, j := range s.jobs {
 			j.stopAfterDependents = false
 			for _, in := range j.insts {
-				in.kill(s)
+				in.kill(s, whyHurry)
 			}
 		}
+		s.killAllLeftovers("on a second shutdown signal")
 	})
 }
 
@@ -68,7 +79,7 @@ func (s *Supervisor) AddCommand(ctx context.Context, spec *jobfile.Spec) error {
 	return s.call(func() {
 		j := newJob(spec.Name, s.now())
 		j.pinned, j.interactive = true, true
-		s.jobs[spec.Name] = j
+		s.setJob(spec.Name, j)
 		s.load(j, spec)
 	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/taskmaster/taskmaster/jobs/attach"
 	"github.com/taskmaster/taskmaster/jobs/jobfile"
 	"github.com/taskmaster/taskmaster/jobs/output"
 	"github.com/taskmaster/taskmaster/reaper"
@@ -31,7 +32,10 @@ type Proc struct {
 	Index       int           // N
 	Spec        *jobfile.Spec // the job's settings
 	Ring        *output.Ring  // keeps the instance's recent output; may be nil
+	Point       *attach.Point // where clients attach to the instance; may be nil
 	Interactive bool          // inherit taskmasterd's stdin, stdout and stderr (single-command mode)
+	Env         []string      // variables set over the job's environment (NOTIFY_SOCKET=...)
+	Files       map[int]int   // descriptors the process gets beyond 0, 1 and 2: its number to ours
 }
 
 // StarterConfig is what NewStarter needs.
@@ -66,7 +70,9 @@ type starter struct {
 
 // Start starts p's program in a process group of its own (so that stopping
 // reaches its children too), with the job's environment, working
-// directory, user, umask and output.
+// directory, user, umask and output. A job with "tty": true gets a
+// terminal of its own, and a session of its own (whose process group is
+// the session's: stopping is the same).
 func (st *starter) Start(p *Proc, onExit func(reaper.Exit)) (int, error) {
 	spec := p.Spec
 	env, envPATH := st.environment(p)
@@ -84,25 +90,33 @@ func (st *starter) Start(p *Proc, onExit func(reaper.Exit)) (int, error) {
 	defer stdio.closeChildEnds()
 	attr := &syscall.ProcAttr{
 		Dir:   spec.WorkingDir,
-		Env:   env,
-		Files: stdio.fds(),
+		Env:   setEnv(env, p.Env...),
+		Files: withFiles(stdio.fds(), p.Files),
 		Sys:   sysProcAttr(p),
 	}
 	argv0, argv := path, spec.Cmd
 	if spec.Umask >= 0 {
 		argv0, argv = reexec.Wrap(spec.Umask, path, argv)
 	}
-	pid, err := st.cfg.Forker.ForkExec(argv0, argv, attr, onExit)
+	pid, err := st.cfg.Forker.ForkExec(argv0, argv, attr, stdio.exited(onExit))
 	if err != nil {
 		stdio.abort()
 		return 0, fmt.Errorf("start %s: %w", path, err)
 	}
+	stdio.begin()
 	stdio.pump()
 	return pid, nil
 }
 
 func sysProcAttr(p *Proc) *syscall.SysProcAttr {
 	sys := &syscall.SysProcAttr{Setpgid: true}
+	if p.Spec.TTY && !p.Interactive {
+		// The leader of a session of its own, and so of a process group
+		// of its own, with its terminal (its fd 0 in the child) as the
+		// controlling terminal. Never Setpgid beside Setsid: the
+		// setpgid after the setsid would fail, and the fork with it.
+		sys = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	}
 	if u := p.Spec.User; u != nil {
 		sys.Credential = &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups}
 	}
@@ -164,6 +178,9 @@ func jobEnv(base []string, spec *jobfile.Spec) []string {
 	}
 	for k, v := range spec.Env {
 		set(k, v)
+	}
+	if _, ok := vars["TERM"]; spec.TTY && !ok {
+		set("TERM", "xterm") // as docker run -t does: programs on a terminal want to know its kind
 	}
 	set("TASKMASTER_JOB", spec.Name)
 	env := make([]string, 0, len(order))

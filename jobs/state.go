@@ -3,7 +3,7 @@ package jobs
 // State is the state of one process instance. The names and meanings are
 // supervisord's:
 //
-//	           start              starttime elapsed
+//	           start              starttime elapsed (or ready: ready.go)
 //	STOPPED ──────────▶ STARTING ───────────────────▶ RUNNING
 //	   ▲  ▲               │ died early                  │ exited
 //	   │  │               ▼                             ▼
@@ -20,8 +20,8 @@ type State int
 // The process states.
 const (
 	Stopped  State = iota // not running: never started, or stopped on request
-	Starting              // started, not yet up for starttime
-	Running               // up for at least starttime
+	Starting              // started, not yet up for starttime (or, with a ready check, not yet ready)
+	Running               // up for at least starttime (or ready)
 	Backoff               // died before it counted as started; waiting to retry
 	Stopping              // stop signal sent; waiting for the process group to end
 	Exited                // ran, then exited on its own; not restarted (yet)
@@ -59,3 +59,17 @@ func ParseState(name string) (State, bool) {
 	}
 	return 0, false
 }
+
+// Why an instance is stopped or killed: the end of the detail of STOPPING
+// (and of the log line that reports it), so that a user reading the log
+// learns who asked.
+const (
+	whyStopRequest = "stop requested"
+	whyStopAll     = "stop all requested"
+	whyKillRequest = "kill requested"
+	whyFileRemoved = "job file removed"
+	whyFileChanged = "job file changed"
+	whyRetired     = "numprocs lowered"
+	whyShutdown    = "taskmasterd shutting down"
+	whyHurry       = "second shutdown signal"
+)

@@ -3,9 +3,10 @@
 // them, stops them, and reloads the job files when they change.
 //
 // One goroutine (Supervisor.Run) owns all job state. Process exits, timer
-// firings and requests reach it over channels (exits through an unbounded
-// queue, so that the reaper never waits for it); requests are closures run
-// by that goroutine, so no lock guards the state.
+// firings, what ready and health checks learn (checks.go) and requests
+// reach it over channels (exits and checks' results through unbounded
+// queues, so that the reaper never waits for it); requests are closures
+// run by that goroutine, so no lock guards the state.
 package jobs
 
 import (
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/taskmaster/taskmaster/jobs/jobfile"
+	"github.com/taskmaster/taskmaster/jobs/notify"
 	"github.com/taskmaster/taskmaster/reaper"
 )
 
@@ -38,6 +40,20 @@ type Starter interface {
 	Start(p *Proc, onExit func(reaper.Exit)) (pid int, err error)
 }
 
+// Recorder keeps a record of the process groups taskmasterd started, so
+// that a taskmasterd started after this one was SIGKILLed can stop those
+// still alive instead of starting duplicates beside them (package
+// pgstate). It is called from the supervisor's goroutine only, once per
+// start and once per end: it must be quick.
+type Recorder interface {
+	// Started records that instance started process pid, the leader of a
+	// process group of its own, which is stopped with stopSignal and, after
+	// stopTime, SIGKILL.
+	Started(instance string, pid int, stopSignal syscall.Signal, stopTime time.Duration)
+	// Ended records that process pid has ended and was reaped.
+	Ended(pid int)
+}
+
 // Critical says that a critical job ended for good.
 type Critical struct {
 	Instance string // NAME:N
@@ -54,6 +70,11 @@ type Config struct {
 	// Kill sends signals, as kill(2) does (negative pid: a process group);
 	// nil means syscall.Kill. Tests fake it.
 	Kill func(pid int, sig syscall.Signal) error
+	// Recorder records every process started and ended; nil records nothing.
+	Recorder Recorder
+	// NotifyDirs are where the notify sockets of ready checks may go, in
+	// order of preference (package notify); none: the temporary directory.
+	NotifyDirs []string
 }
 
 // Supervisor keeps jobs in their configured states. Create it with New, run
@@ -68,13 +89,23 @@ type Supervisor struct {
 	done     chan struct{}
 	critical chan Critical
 
-	reloading sync.Mutex // held by Reload from reading the directory to applying it
-	afterLoad func()     // tests: runs between reading the directory and applying it
+	reloading sync.Mutex    // held by Reload from reading the directory to applying it
+	files     jobfile.Cache // the job files last read, under reloading
+	afterLoad func()        // tests: runs between reading the directory and applying it
 
 	// Owned by the Run goroutine.
-	jobs     map[string]*job
-	waiters  []*waiter
-	shutting bool
+	jobs            map[string]*job
+	sortedJobs      []*job // jobs by name, until one is added or deleted (allJobs)
+	waiters         []*waiter
+	shutting        bool
+	leftovers       map[int]*leftoverGroup     // by process group: what ended processes left behind, being stopped
+	killedLeftovers []string                   // instances whose leftovers needed SIGKILL during the shutdown
+	subs            map[*Subscription]struct{} // event subscribers
+	wheel           wheel                      // the alarms of the checks (wheel.go)
+	inbox           inbox                      // what the checks learnt, to handle
+	hub             *notify.Hub                // the notify sockets, once one is needed
+
+	fileErrors uint64 // job files found invalid, for Stats
 }
 
 // New returns a Supervisor with no jobs.
@@ -89,15 +120,18 @@ func New(cfg Config) *Supervisor {
 		cfg.Kill = syscall.Kill
 	}
 	return &Supervisor{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		clock:    cfg.Clock,
-		reqs:     make(chan func()),
-		events:   make(chan any, 64),
-		exits:    newExitQueue(),
-		done:     make(chan struct{}),
-		critical: make(chan Critical, 1),
-		jobs:     make(map[string]*job),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		clock:     cfg.Clock,
+		reqs:      make(chan func()),
+		events:    make(chan any, 64),
+		exits:     newExitQueue(),
+		inbox:     newInbox(),
+		done:      make(chan struct{}),
+		critical:  make(chan Critical, 1),
+		jobs:      make(map[string]*job),
+		leftovers: make(map[int]*leftoverGroup),
+		subs:      make(map[*Subscription]struct{}),
 	}
 }
 
@@ -107,6 +141,8 @@ func (s *Supervisor) Critical() <-chan Critical { return s.critical }
 // Run owns the jobs until ctx ends.
 func (s *Supervisor) Run(ctx context.Context) {
 	defer close(s.done)
+	defer s.closeHub()
+	defer s.closeSubscriptions()
 	for {
 		select {
 		case f := <-s.reqs:
@@ -127,6 +163,10 @@ func (s *Supervisor) Run(ctx context.Context) {
 			}
 		case <-s.cfg.Reaped:
 			s.groupsChanged()
+		case <-s.inbox.ready:
+			for _, f := range s.inbox.take() {
+				f()
+			}
 		case <-ctx.Done():
 			return
 		}
@@ -189,13 +229,21 @@ func (s *Supervisor) handle(ev any) {
 	switch ev := ev.(type) {
 	case timerEvent:
 		ev.in.timerFired(s, ev.seq)
+	case leftoverTimer:
+		s.leftoverTimerFired(ev.g)
+	case wheelTick:
+		s.wheelFired(ev)
 	}
 }
 
 func (s *Supervisor) handleExit(ev exitEvent) {
+	if s.cfg.Recorder != nil {
+		s.cfg.Recorder.Ended(ev.exit.Pid)
+	}
 	if ev.in.pid != ev.exit.Pid {
 		return // the instance moved on (should not happen: pids are ours until reaped)
 	}
+	ev.in.job.stats.Exits++
 	ev.in.exited(s, ev.exit.Status)
 }
 
@@ -213,6 +261,7 @@ func (s *Supervisor) groupsChanged() {
 			in.groupChanged(s)
 		}
 	}
+	s.leftoversChanged()
 }
 
 // The runtime of the instances' state machines.
@@ -220,12 +269,26 @@ func (s *Supervisor) groupsChanged() {
 func (s *Supervisor) now() time.Time { return s.clock.Now() }
 
 func (s *Supervisor) spawn(in *instance) (int, error) {
-	pid, err := s.cfg.Starter.Start(&Proc{
-		Name: in.name, Index: in.index, Spec: in.spec, Ring: in.ring, Interactive: in.job.interactive,
-	}, func(e reaper.Exit) { s.exits.push(exitEvent{in: in, exit: e}) })
+	s.resetChecks(in)
+	ends, err := s.openNotify(in)
 	if err != nil {
 		s.log.Error("cannot start", "instance", in.name, "err", err)
 		return 0, err
+	}
+	pid, err := s.cfg.Starter.Start(&Proc{
+		Name: in.name, Index: in.index, Spec: in.spec, Ring: in.ring, Point: in.point, Interactive: in.job.interactive,
+		Env: ends.env, Files: ends.files,
+	}, func(e reaper.Exit) { s.exits.push(exitEvent{in: in, exit: e}) })
+	ends.closeChildEnds()
+	if err != nil {
+		s.closeNotify(in)
+		s.log.Error("cannot start", "instance", in.name, "err", err)
+		return 0, err
+	}
+	if s.cfg.Recorder != nil {
+		// Its exit, even if it came already, is handled after this on this
+		// goroutine: Ended always follows Started.
+		s.cfg.Recorder.Started(in.name, pid, in.spec.StopSignal, in.spec.StopTime)
 	}
 	return pid, nil
 }
@@ -261,16 +324,20 @@ func (s *Supervisor) mayRestart(in *instance) bool {
 	return !s.shutting && !in.retire && !in.job.removed && !in.job.stopAfterDependents
 }
 
+// changed logs a state change: from, to, the process, and why (the detail:
+// the exit that caused it, who asked for a stop, the retry to come).
 func (s *Supervisor) changed(in *instance, from State) {
-	if in.state == from {
-		return
-	}
+	s.follow(in)
+	s.publishInstance(in, from)
 	attrs := []any{"instance", in.name, "from", from.String(), "to", in.state.String()}
 	if in.pid != 0 {
 		attrs = append(attrs, "pid", in.pid)
 	}
 	if in.detail != "" {
 		attrs = append(attrs, "detail", in.detail)
+	}
+	if in.restarts > 0 && in.state.active() {
+		attrs = append(attrs, "restarts", in.restarts)
 	}
 	level := slog.LevelInfo
 	if in.state == Fatal || in.state == Backoff {

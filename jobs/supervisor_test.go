@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,18 +16,24 @@ import (
 // harness runs a Supervisor on fake processes and a fake clock, with job
 // files in a temporary directory.
 type harness struct {
-	t       *testing.T
-	dir     string
-	clock   *fakeClock
-	starter *fakeStarter
-	s       *Supervisor
-	ctx     context.Context
+	t        *testing.T
+	dir      string
+	clock    *fakeClock
+	starter  *fakeStarter
+	recorder *fakeRecorder
+	log      *syncBuffer // the supervisor's log, as text
+	s        *Supervisor
+	ctx      context.Context
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), clock: newFakeClock(), starter: newFakeStarter(), ctx: t.Context()}
-	h.s = New(Config{Dir: h.dir, Starter: h.starter, Clock: h.clock, Kill: h.starter.Kill})
+	h := &harness{t: t, dir: t.TempDir(), clock: newFakeClock(), starter: newFakeStarter(),
+		recorder: &fakeRecorder{}, log: &syncBuffer{}, ctx: t.Context()}
+	h.s = New(Config{
+		Dir: h.dir, Starter: h.starter, Clock: h.clock, Kill: h.starter.Kill, Reaped: h.starter.reaped,
+		Recorder: h.recorder, Logger: slog.New(slog.NewTextHandler(h.log, nil)),
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	go h.s.Run(ctx)
 	t.Cleanup(func() { cancel(); <-h.s.done })
@@ -152,6 +159,7 @@ func TestDependsOnStartsInOrderAndStopsInReverse(t *testing.T) {
 	require.Eventually(t, func() bool { return slices.Contains(h.starter.sentSignals(), sent{webPid, syscall.SIGTERM}) },
 		5*time.Second, time.Millisecond)
 	require.NotContains(t, h.starter.sentSignals(), sent{dbPid, syscall.SIGTERM}, "db was stopped before web")
+	h.awaitTimers(1)           // armed just after the signal went
 	h.advance(5 * time.Second) // web's stoptime: SIGKILL
 	require.NoError(t, <-stopped)
 	sigs := h.starter.sentSignals()

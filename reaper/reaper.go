@@ -17,6 +17,7 @@
 package reaper
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"sync"
@@ -53,8 +54,13 @@ type Reaper struct {
 	mu      sync.Mutex
 	waiters map[int]func(Exit) // onExit of each child started by ForkExec
 	subs    map[chan struct{}]struct{}
+	started chan struct{} // a value after ForkExec started a child: Run looks again
+	// blockedStatus is where Run's blocking wait4 writes: on the heap,
+	// since a goroutine's stack may move when the call is back.
+	blockedStatus syscall.WaitStatus
 
 	orphans atomic.Uint64
+	reaped  atomic.Uint64
 
 	// afterWait, when set by tests, runs after wait4 returned a pid and
 	// before the lock is taken to look it up.
@@ -73,6 +79,7 @@ func New(log *slog.Logger) *Reaper {
 		log:     log,
 		waiters: make(map[int]func(Exit)),
 		subs:    make(map[chan struct{}]struct{}),
+		started: make(chan struct{}, 1),
 	}
 }
 
@@ -92,12 +99,17 @@ func (r *Reaper) ForkExec(argv0 string, argv []string, attr *syscall.ProcAttr, o
 		r.afterFork(pid)
 	}
 	r.waiters[pid] = onExit
+	select {
+	case r.started <- struct{}{}:
+	default: // one pending value already says "look again"
+	}
 	return pid, nil
 }
 
 // Reap collects every child that has exited, without blocking, until none
 // is left, and returns how many it collected. Call it on every SIGCHLD:
-// signals coalesce, so one SIGCHLD may stand for many exits.
+// signals coalesce, so one SIGCHLD may stand for many exits. Run does
+// this, and better; never call Reap while Run runs.
 func (r *Reaper) Reap() int {
 	n := 0
 	for {
@@ -121,6 +133,7 @@ func (r *Reaper) Reap() int {
 }
 
 func (r *Reaper) deliver(e Exit) {
+	r.reaped.Add(1)
 	r.mu.Lock()
 	onExit, ours := r.waiters[e.Pid]
 	delete(r.waiters, e.Pid)
@@ -130,7 +143,16 @@ func (r *Reaper) deliver(e Exit) {
 		return
 	}
 	total := r.orphans.Add(1)
+	if !r.log.Enabled(context.Background(), slog.LevelDebug) {
+		return // the arguments below would cost an allocation each
+	}
 	r.log.Debug("reaped orphan", "pid", e.Pid, "status", ExitCode(e.Status), "orphans_reaped", total)
+}
+
+// Reaped returns how many processes it has reaped: its own children and
+// adopted orphans.
+func (r *Reaper) Reaped() uint64 {
+	return r.reaped.Load()
 }
 
 // Orphans returns how many adopted processes (children this Reaper did not

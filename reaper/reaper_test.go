@@ -136,11 +136,22 @@ func TestAdoptedGrandchildrenAreReaped(t *testing.T) {
 	t.Cleanup(func() { _ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) })
 	r := New(nil)
 	reapOnSIGCHLD(t, r)
-	_, done := start(t, r, "/bin/sh", "-c", "for i in 1 2 3 4 5; do sleep 0.05 & done; exit 0")
+	// The grandchildren block reading a pipe (fd 3) until the test closes
+	// its write end, which it does once the shell is gone: none can end
+	// while the shell lives, which would reap it itself.
+	gate, release, err := os.Pipe()
+	require.NoError(t, err)
+	t.Cleanup(func() { release.Close() })
+	_, done, err := forkExec(r, "/bin/sh", []string{"/bin/sh", "-c", "for i in 1 2 3 4 5; do read x <&3 & done; exit 0"},
+		&syscall.ProcAttr{Env: []string{"PATH=/usr/bin:/bin"}, Files: []uintptr{0, 1, 2, gate.Fd()}})
+	require.NoError(t, err)
+	gate.Close()
 	require.Equal(t, 0, waitExit(t, done).Code())
+	require.Zero(t, r.Orphans(), "a grandchild ended before its release")
+	release.Close()
 	require.Eventually(t, func() bool { return r.Orphans() == 5 }, 10*time.Second, 5*time.Millisecond)
 	var ws syscall.WaitStatus
-	_, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+	_, err = syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
 	require.ErrorIs(t, err, syscall.ECHILD, "a child was left unreaped")
 }
 

@@ -30,10 +30,16 @@ func Wrap(umask int, argv0 string, argv []string) (string, []string) {
 	return SelfExe, append(wrapped, argv...)
 }
 
+// Helper reports whether this process was started as the helper (Wrap),
+// which Main turns into its program.
+func Helper() bool {
+	return len(os.Args) >= 5 && os.Args[1] == marker
+}
+
 // Main runs the helper when this process was started as one, and never
 // returns then. Call it first in main, before anything else.
 func Main() {
-	if len(os.Args) < 5 || os.Args[1] != marker {
+	if !Helper() {
 		return
 	}
 	os.Exit(run(os.Args[2], os.Args[3], os.Args[4:]))

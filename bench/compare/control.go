@@ -41,6 +41,10 @@ func (b *bench) control(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	floor, err := b.timeFloor(ctx, b.ctlRuns)
+	if err != nil {
+		return "", err
+	}
 	rpc, err := b.timeFreshRequests(ctx, tm, sd)
 	if err != nil {
 		return "", err
@@ -57,7 +61,38 @@ func (b *bench) control(ctx context.Context) (string, error) {
 	tmCLI, sdCLI := summarize(ms(cli[0])).median, summarize(ms(cli[1])).median
 	b.check(fmt.Sprintf("taskmasterctl status faster than supervisorctl status (%d processes)", per*ctlJobs),
 		tmCLI < sdCLI, "%s ms against %s ms (%.2fx)", num(tmCLI), num(sdCLI), ratio(tmCLI, sdCLI))
-	return b.controlReport(sups, per, cli, rpc, loads), nil
+	b.check(fmt.Sprintf("taskmasterctl status under 5 ms (%d processes)", per*ctlJobs), tmCLI < 5,
+		"%s ms (the Go floor alone: %s ms)", num(tmCLI), num(summarize(ms(floor)).median))
+	return b.controlReport(sups, per, cli, rpc, loads) + floorNote(cli[0], floor), nil
+}
+
+// timeFloor times n runs of the Go floor program, as timeCLI times the
+// clients.
+func (b *bench) timeFloor(ctx context.Context, n int) ([]time.Duration, error) {
+	floor, err := b.goFloor()
+	if err != nil {
+		return nil, err
+	}
+	var out []time.Duration
+	for range n {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		d, err := timeRun([]string{floor}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("gofloor: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// floorNote compares taskmasterctl's run with the Go floor's: the part of
+// it that no Go client can save.
+func floorNote(ctl, floor []time.Duration) string {
+	c, f := summarize(ms(ctl)), summarize(ms(floor))
+	return fmt.Sprintf("\n**The floor**: a static Go program that only exits (`gofloor`, see section 8) takes %s ms in this run, timed the same way: of `taskmasterctl status`'s %s ms, %s ms is the Go runtime's start-up and exit, and %s ms is the client's own work (its start-up beyond the runtime's, the connection, the peer check, the request, the table).\n",
+		f.medianSpread(), num(c.median), num(f.median), num(c.median-f.median))
 }
 
 // startControlPair starts taskmasterd and supervisord with ctlJobs jobs of
@@ -515,7 +550,7 @@ func (b *bench) throughputReport(per int, loads [][]load) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\n**Throughput**: for %g s, each of C clients (goroutines of the benchmark, on the same %d cores as the supervisors) sends request after request on its own persistent connection, each waiting for its reply; the job asked about changes with every request. "+
 		"`status sNN` answers a job of %s (what the issue asks); `status sNN:K` answers one process, as supervisord's `supervisor.getProcessInfo` does (XML-RPC over HTTP/1.1 on its unix socket; supervisord keeps a connection alive between requests). The connections column counts the connections the clients opened: as many as clients means that every request after each client's first reused its connection. "+
-		"Latency is each round trip's, all clients together. taskmasterd serves at most %d connections by default (`ctlproto.DefaultMaxConns`): 64 clients use every slot, and a 65th would be refused with `too many connections`.\n\n",
+		"Latency is each round trip's, all clients together. taskmasterd serves at most %d connections by default (`ctlproto.DefaultMaxConns`): 64 clients use every slot, and a 65th would evict the one that has waited longest for its next request.\n\n",
 		b.throughput.Seconds(), runtime.NumCPU(), processes(per), ctlproto.DefaultMaxConns)
 	sb.WriteString("| clients | request | requests/s | p50 ms | p99 ms | connections |\n|---|---|---|---|---|---|\n")
 	for ci, c := range b.clients {

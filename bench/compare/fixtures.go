@@ -18,14 +18,17 @@ const sleeper = "/bin/sleep 100000"
 type supervisor struct {
 	*proc
 	ctl  []string // the command line of its status command
+	jobs string   // taskmasterd: its job directory
 	addr string   // taskmasterd: control address
+	http string   // taskmasterd: HTTP address (dashboard, live link, metrics)
 	sock string   // supervisord: unix socket of its XML-RPC interface
 }
 
 // startTaskmasterd starts taskmasterd on a job directory holding files,
 // each "NAME.tm.json": body, and listening on a free loopback port. ready,
 // if not nil, runs before taskmasterd is exec'd (startInNamespaceReady).
-func (b *bench) startTaskmasterd(name string, files map[string]string, ready func(*proc) error) (*supervisor, error) {
+// extra are more flags for taskmasterd, e.g. "-watch", "off".
+func (b *bench) startTaskmasterd(name string, files map[string]string, ready func(*proc) error, extra ...string) (*supervisor, error) {
 	dir, err := os.MkdirTemp(b.tmp, "taskmasterd-")
 	if err != nil {
 		return nil, err
@@ -43,11 +46,17 @@ func (b *bench) startTaskmasterd(name string, files map[string]string, ready fun
 	if err != nil {
 		return nil, err
 	}
-	p, err := startInNamespaceReady(name, []string{b.taskmasterd, "-jobs", jobs, "-listen", addr}, filepath.Join(dir, "log"), ready)
+	// The HTTP listener is on, as it is by default.
+	httpAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	return &supervisor{proc: p, addr: addr, ctl: []string{b.taskmasterctl, "-addr", addr, "status"}}, nil
+	argv := append([]string{b.taskmasterd, "-jobs", jobs, "-listen", addr, "-http", httpAddr}, extra...)
+	p, err := startInNamespaceReady(name, argv, filepath.Join(dir, "log"), ready)
+	if err != nil {
+		return nil, err
+	}
+	return &supervisor{proc: p, jobs: jobs, addr: addr, http: httpAddr, ctl: []string{b.taskmasterctl, "-addr", addr, "status"}}, nil
 }
 
 // taskmasterdJobs are jobs job files of procs sleeping instances each,

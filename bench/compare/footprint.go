@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -26,7 +27,7 @@ type memSetup struct {
 }
 
 // memSample is one fresh start's memory, in KiB.
-type memSample struct{ rss, pss uint64 }
+type memSample struct{ rss, pss, anon uint64 }
 
 // footprint measures what the daemons cost while they do nothing: their
 // memory with 1 and with b.footprintN processes, the size of their
@@ -71,7 +72,7 @@ func (b *bench) memSetups() []memSetup {
 // daemon's memory once its processes are RUNNING and b.settle has passed.
 // The setups of a run run at the same time.
 func (b *bench) memoryRuns(ctx context.Context, setups []memSetup) ([][]memSample, error) {
-	out := make([][]memSample, len(setups))
+	out := make([][]memSample, len(setups)+1) // the Go floor last
 	for run := range b.runs {
 		progress("footprint: memory, run %d of %d", run+1, b.runs)
 		got, err := b.memoryRun(ctx, setups)
@@ -105,47 +106,82 @@ func (b *bench) memoryRun(ctx context.Context, setups []memSetup) ([]memSample, 
 			return nil, err
 		}
 	}
+	floor, err := b.startFloorAsleep()
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = floor.Process.Kill(); _ = floor.Wait() }()
 	if err := sleep(ctx, b.settle); err != nil {
 		return nil, err
 	}
-	out := make([]memSample, len(sups))
-	for i, s := range sups {
+	out := make([]memSample, 0, len(sups)+1)
+	for _, s := range sups {
 		if err := s.alive(); err != nil {
 			return nil, err
 		}
-		rss, pss, err := memory(s.pid)
+		m, err := memSampleOf(s.pid)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = memSample{rss, pss}
+		out = append(out, m)
 	}
-	return out, nil
+	m, err := memSampleOf(floor.Process.Pid)
+	if err != nil {
+		return nil, fmt.Errorf("gofloor: %w", err)
+	}
+	return append(out, m), nil
 }
 
-// memoryReport is the memory table.
+// startFloorAsleep starts the Go floor program asleep: what the Go
+// runtime alone keeps resident.
+func (b *bench) startFloorAsleep() (*exec.Cmd, error) {
+	floor, err := b.goFloor()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(floor, "sleep")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd, cmd.Start()
+}
+
+// memSampleOf reads pid's memory.
+func memSampleOf(pid int) (memSample, error) {
+	rss, pss, err := memory(pid)
+	if err != nil {
+		return memSample{}, err
+	}
+	return memSample{rss: rss, pss: pss, anon: anonymous(pid)}, nil
+}
+
+// memoryReport is the memory table: the setups, then the Go floor.
 func (b *bench) memoryReport(setups []memSetup, mem [][]memSample) string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "**Memory**: resident (RSS) and proportional (PSS: shared pages divided among the processes sharing them) set size of the daemon process itself, from `/proc/PID/smaps_rollup`, with one job (supervisord: one program) of 1 and of %d instances of `%s` (`numprocs`), measured %g s after every process is RUNNING. The four daemons run at the same time, each as PID 1 of its own PID namespace; the jobs' own memory is not counted. Median (min–max) of %d fresh starts; MiB = 2^20 bytes, MB = 10^6 bytes.\n\n",
+	fmt.Fprintf(&sb, "**Memory**: resident (RSS) and proportional (PSS: shared pages divided among the processes sharing them) set size of the daemon process itself, from `/proc/PID/smaps_rollup`, with one job (supervisord: one program) of 1 and of %d instances of `%s` (`numprocs`), measured %g s after every process is RUNNING. The four daemons run at the same time, each as PID 1 of its own PID namespace; the jobs' own memory is not counted. RSS is split in two: **anon**, the process's own memory (heap, stacks, the Go runtime's arenas), and **file**, the pages of its program file it has mapped: shared with the page cache and with every other process running the same program, dropped and read again under memory pressure, and mapped by the kernel in blocks around each page touched (fault-around), so that a big static program shows more of itself than it runs. The last row is `gofloor` (section 8) asleep: what the Go runtime alone keeps resident. Median (min–max) of %d fresh starts; MiB = 2^20 bytes, MB = 10^6 bytes.\n\n",
 		b.footprintN, sleeper, b.settle.Seconds(), b.runs)
-	sb.WriteString("| daemon | processes | RSS MiB | RSS MB | PSS MiB |\n|---|---|---|---|---|\n")
-	for i, m := range setups {
-		rss, pss := memColumn(mem[i], false), memColumn(mem[i], true)
-		fmt.Fprintf(&sb, "| %s | %d | %s | %s | %s |\n", m.name, m.procs,
-			summarize(scale(rss, 1024.0/(1<<20))).medianRange(),
-			summarize(scale(rss, 1024.0/1e6)).medianRange(),
-			summarize(scale(pss, 1024.0/(1<<20))).medianRange())
+	sb.WriteString("| daemon | processes | RSS MiB | RSS MB | anon MiB | file MiB | PSS MiB |\n|---|---|---|---|---|---|---|\n")
+	row := func(name, procs string, samples []memSample) {
+		mib := func(f func(memSample) uint64) string {
+			return summarize(scale(memColumn(samples, f), 1024.0/(1<<20))).medianRange()
+		}
+		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s | %s |\n", name, procs,
+			mib(func(m memSample) uint64 { return m.rss }),
+			summarize(scale(memColumn(samples, func(m memSample) uint64 { return m.rss }), 1024.0/1e6)).medianRange(),
+			mib(func(m memSample) uint64 { return m.anon }),
+			mib(func(m memSample) uint64 { return m.rss - min(m.anon, m.rss) }),
+			mib(func(m memSample) uint64 { return m.pss }))
 	}
+	for i, m := range setups {
+		row(m.name, strconv.Itoa(m.procs), mem[i])
+	}
+	row("gofloor, asleep", "—", mem[len(setups)])
 	return sb.String()
 }
 
-// memColumn is the RSS (or PSS) of samples, in KiB.
-func memColumn(samples []memSample, pss bool) []float64 {
+// memColumn is one figure of samples, in KiB.
+func memColumn(samples []memSample, f func(memSample) uint64) []float64 {
 	out := make([]float64, len(samples))
 	for i, s := range samples {
-		out[i] = float64(s.rss)
-		if pss {
-			out[i] = float64(s.pss)
-		}
+		out[i] = float64(f(s))
 	}
 	return out
 }
@@ -166,9 +202,16 @@ func (b *bench) footprintChecks(setups []memSetup, mem [][]memSample, idle []idl
 		if m.name != "taskmasterd" || m.procs != b.footprintN {
 			continue
 		}
-		rss := summarize(memColumn(mem[i], false)).median * 1024 // bytes
+		rssOf := func(m memSample) uint64 { return m.rss }
+		rss := summarize(memColumn(mem[i], rssOf)).median * 1024 // bytes
+		anon := summarize(memColumn(mem[i], func(m memSample) uint64 { return m.anon })).median * 1024
+		floor := summarize(memColumn(mem[len(setups)], rssOf)).median * 1024
 		b.check(fmt.Sprintf("idle RSS under 10 MB with %d processes", m.procs), rss < 10e6,
-			"%.2f MB (%.2f MiB), median of %d", rss/1e6, rss/(1<<20), len(mem[i]))
+			"%.2f MB (%.2f MiB), median of %d; of it %.2f MB anonymous (the Go floor: %.2f MB RSS)", rss/1e6, rss/(1<<20), len(mem[i]), anon/1e6, floor/1e6)
+	}
+	if fi, err := os.Stat(b.taskmasterd); err == nil {
+		b.check("taskmasterd under 12 MB, static", fi.Size() < 12e6 && linking(b.taskmasterd) == "static",
+			"%.2f MB, %s", float64(fi.Size())/1e6, linking(b.taskmasterd))
 	}
 	tm := idle[0]
 	b.check(fmt.Sprintf("zero CPU ticks while idle (%d processes, %g s)", b.idleProcs, b.window.Seconds()),
@@ -182,6 +225,9 @@ func (b *bench) sizeReport() string {
 	sb.WriteString("| program | bytes | MiB | linking |\n|---|---|---|---|\n")
 	for _, p := range []string{b.taskmasterd, b.taskmasterctl, b.tini, b.s6svscan, filepath.Join(filepath.Dir(b.s6svscan), "s6-supervise")} {
 		sb.WriteString(sizeRow(filepath.Base(p), p))
+	}
+	if floor, err := b.goFloor(); err == nil {
+		sb.WriteString(sizeRow("gofloor (section 8)", floor))
 	}
 	interp := shebang(b.supervisord)
 	if interp != "" {

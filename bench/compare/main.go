@@ -29,6 +29,9 @@ func main() {
 		nsinit(os.Args[2:])
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == linkClientsArg {
+		os.Exit(linkClientsMain(os.Args[2:]))
+	}
 	os.Exit(run(os.Args[1:]))
 }
 
@@ -44,24 +47,38 @@ type bench struct {
 	orphanStorm                string // the C orphan maker (bench/baseline)
 	tmp                        string
 	svg                        string // where to write the spawn chart; empty: nowhere
+	floor                      string // the Go floor program, once built (goFloor)
 
-	runs        int   // fresh starts per contender for the per-run sections
-	spawnNs     []int // instance counts of the spawn and stop sections
-	crashes     int   // restart latency: crashes per contender
-	ctlProcs    int   // control: processes the supervisors run
-	ctlRuns     int   // control: CLI runs per contender
-	rpcRuns     int   // control: bare requests on fresh connections per contender
-	throughput  time.Duration
-	clients     []int // control: concurrent protocol clients
-	orphanCount int
-	footprintN  int           // footprint: processes of the big setup
-	idleProcs   int           // footprint: processes during the idle window
-	settle      time.Duration // footprint: before the idle window
-	window      time.Duration // footprint: the idle window
-	outputBytes int64         // output throughput: bytes the job writes
-	singleRuns  int
-	goCount     int
-	goBenchtime string
+	runs            int   // fresh starts per contender for the per-run sections
+	spawnNs         []int // instance counts of the spawn and stop sections
+	crashes         int   // restart latency: crashes per contender
+	ctlProcs        int   // control: processes the supervisors run
+	ctlRuns         int   // control: CLI runs per contender
+	rpcRuns         int   // control: bare requests on fresh connections per contender
+	throughput      time.Duration
+	clients         []int // control: concurrent protocol clients
+	orphanCount     int
+	footprintN      int           // footprint: processes of the big setup
+	idleProcs       int           // footprint: processes during the idle window
+	settle          time.Duration // footprint: before the idle window
+	window          time.Duration // footprint: the idle window
+	outputBytes     int64         // output throughput: bytes the job writes
+	singleRuns      int
+	linkClients     []int         // live link: client counts of the latency runs; the last one also for fan-out
+	linkCycles      int           // live link: stop/start cycles timed
+	linkLoopers     int           // live link: crash-looping instances during fan-out
+	linkBatch       int           // live link: instances started and stopped during fan-out
+	healthN         int           // health: instances checked every second
+	healthWindow    time.Duration // health: the window measured
+	fleetAgents     int           // fleet: agents joined to the manager
+	fleetStatusRuns int           // fleet: status round trips timed
+	scaleNs         []int         // scale: instance counts
+	scaleRuns       int           // scale: fresh starts of each contender at each N
+	scaleStatusRuns int           // scale: status commands timed per run
+	reloadJobs      int           // scale: job files of the reload directory
+	reloadRuns      int           // scale: reloads changing one file, of each kind
+	goCount         int
+	goBenchtime     string
 
 	targets []target // filled in by the sections, printed at the top
 }
@@ -81,6 +98,10 @@ var sections = []section{
 	{"footprint", (*bench).footprint},
 	{"output", (*bench).output},
 	{"single", (*bench).single},
+	{"link", (*bench).link},
+	{"health", (*bench).health},
+	{"fleet", (*bench).fleet},
+	{"scale", (*bench).scale},
 	{"go", (*bench).goBench},
 }
 
@@ -95,6 +116,7 @@ func progress(format string, args ...any) {
 type options struct {
 	only    string
 	spawnNs string
+	scaleNs string
 	quick   bool
 	out     string
 }
@@ -113,6 +135,7 @@ func parseFlags(args []string) (*bench, *options, error) {
 	fs.StringVar(&b.orphanStorm, "orphanstorm", "", "the C orphan maker (default ROOT/bin/bench-orphanstorm)")
 	fs.StringVar(&b.svg, "svg", "", "write the spawn chart (SVG) to this file")
 	fs.StringVar(&o.spawnNs, "n", "", "comma-separated instance counts for the spawn and stop sections (default 10,100,500,1000; -quick 10,100)")
+	fs.StringVar(&o.scaleNs, "scale-n", "", "comma-separated instance counts for the scale section (default 5000,10000; -quick 100,200)")
 	fs.StringVar(&o.only, "only", "", "comma-separated sections to run: "+sectionNames())
 	fs.BoolVar(&o.quick, "quick", false, "few, short runs: to check the benchmark itself, not for numbers")
 	fs.StringVar(&o.out, "o", "", "also write the report to this file")
@@ -125,18 +148,34 @@ func parseFlags(args []string) (*bench, *options, error) {
 		return nil, nil, err
 	}
 	b.defaults(o.quick)
-	if o.spawnNs != "" {
-		b.spawnNs = nil
-		for _, f := range strings.Split(o.spawnNs, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 1 {
-				fmt.Fprintf(os.Stderr, "bench: -n: %q is not a count of instances\n", f)
-				return nil, nil, errors.New("bad -n")
-			}
-			b.spawnNs = append(b.spawnNs, n)
+	for _, f := range []struct {
+		name, value string
+		dst         *[]int
+	}{{"-n", o.spawnNs, &b.spawnNs}, {"-scale-n", o.scaleNs, &b.scaleNs}} {
+		if f.value == "" {
+			continue
 		}
+		ns, err := counts(f.value)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", f.name, err)
+			return nil, nil, fmt.Errorf("bad %s", f.name)
+		}
+		*f.dst = ns
 	}
 	return b, o, nil
+}
+
+// counts parses a comma-separated list of instance counts.
+func counts(list string) ([]int, error) {
+	var ns []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a count of instances", f)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
 }
 
 func run(args []string) int {
@@ -197,22 +236,50 @@ func run(args []string) int {
 func (b *bench) report(ctx context.Context, todo []section, quick bool) (string, bool) {
 	var body strings.Builder
 	failed := false
-	for _, s := range todo {
+	took := make([]time.Duration, len(todo))
+	for i, s := range todo {
 		load := loadAverage()
+		t0 := time.Now()
 		text, err := s.run(b, ctx)
 		if ctx.Err() != nil {
 			return "", true
 		}
+		took[i] = time.Since(t0)
+		progress("%s: took %.0f s", s.name, took[i].Seconds())
 		if err != nil {
 			failed = true
 			progress("%s: FAILED: %v", s.name, err)
 			text = fmt.Sprintf("## %s\n\n**failed**: %v\n", s.name, err)
 		}
 		body.WriteString("\n" + text)
-		fmt.Fprintf(&body, "\n_Load average (1, 5, 15 min) before: %s; after: %s._\n", load, loadAverage())
+		fmt.Fprintf(&body, "\n_Section %s took %.0f s. Load average (1, 5, 15 min) before: %s; after: %s._\n", s.name, took[i].Seconds(), load, loadAverage())
 	}
 	fmt.Fprintf(&body, "\nLoad average at the end: %s; the whole run took %.0f s.\n", loadAverage(), time.Since(started).Seconds())
-	return b.header(quick) + "\n" + b.targetTable() + body.String(), failed
+	durations := b.durationTable(todo, took, quick)
+	return b.header(quick) + "\n" + b.targetTable() + body.String() + durations, failed
+}
+
+// durationTable is how long each section took, against the budget of the
+// whole run: `make bench` must stay under 25 minutes, `make bench-quick`
+// under 2 (issue 16). The time before the first section (building the
+// binaries, installing the contenders) is not the benchmark's.
+func (b *bench) durationTable(todo []section, took []time.Duration, quick bool) string {
+	budget := 25 * time.Minute
+	if quick {
+		budget = 2 * time.Minute
+	}
+	var sb strings.Builder
+	var sum time.Duration
+	sb.WriteString("\n## Durations\n\n| section | s |\n|---|---|\n")
+	for i, s := range todo {
+		fmt.Fprintf(&sb, "| %s | %.0f |\n", s.name, took[i].Seconds())
+		sum += took[i]
+	}
+	fmt.Fprintf(&sb, "| **all** | **%.0f** (budget: %.0f) |\n", sum.Seconds(), budget.Seconds())
+	if len(todo) == len(sections) { // a partial run says nothing of the whole
+		b.check(fmt.Sprintf("the whole run under %.0f minutes", budget.Minutes()), sum <= budget, "%.1f minutes", sum.Minutes())
+	}
+	return sb.String()
 }
 
 // defaults sets how much to measure: enough repetitions for a median and a
@@ -228,11 +295,16 @@ func (b *bench) defaults(quick bool) {
 	b.settle, b.window = 3*time.Second, 60*time.Second
 	b.outputBytes = 1 << 30
 	b.singleRuns = 200
+	b.linkClients, b.linkCycles, b.linkLoopers, b.linkBatch = []int{1, 100}, 100, 200, 100
+	b.healthN, b.healthWindow = 200, 30*time.Second
+	b.fleetAgents, b.fleetStatusRuns = 1000, 50
+	b.scaleNs, b.scaleRuns, b.scaleStatusRuns = []int{5000, 10000}, 3, 5
+	b.reloadJobs, b.reloadRuns = 1000, 5
 	b.goCount, b.goBenchtime = 3, "1s"
 	if quick {
 		b.runs = 1
 		b.spawnNs = []int{10, 100}
-		b.crashes = 10
+		b.crashes = 5
 		b.ctlProcs, b.ctlRuns, b.rpcRuns = 20, 5, 20
 		b.throughput, b.clients = 300*time.Millisecond, []int{1, 16}
 		b.orphanCount = 1000
@@ -240,6 +312,11 @@ func (b *bench) defaults(quick bool) {
 		b.settle, b.window = time.Second, 3*time.Second
 		b.outputBytes = 64 << 20
 		b.singleRuns = 20
+		b.linkClients, b.linkCycles, b.linkLoopers, b.linkBatch = []int{1, 10}, 10, 20, 20
+		b.healthN, b.healthWindow = 5, 3*time.Second
+		b.fleetAgents, b.fleetStatusRuns = 50, 5
+		b.scaleNs, b.scaleRuns, b.scaleStatusRuns = []int{100, 200}, 1, 2
+		b.reloadJobs, b.reloadRuns = 50, 1
 		b.goCount, b.goBenchtime = 1, "100x"
 	}
 }

@@ -67,6 +67,13 @@ func (b *bench) capturers() []capturer {
 			}
 			return s.proc, nil
 		}},
+		// The floor of every capture that copies: the bytes cross a second
+		// pipe and a second process, which does nothing but copy them.
+		{"shell pipe through cat", false, func(job, out string, ready func(*proc) error) (*proc, error) {
+			argv := []string{"/bin/sh", "-c", fmt.Sprintf("%s | cat > '%s'", job, out)}
+			return startInNamespaceReady("cat", argv, filepath.Join(b.tmp, "output-cat.log"), ready)
+		}},
+		// Last: the baseline of the ratios.
 		{"shell redirect", false, func(job, out string, ready func(*proc) error) (*proc, error) {
 			argv := []string{"/bin/sh", "-c", fmt.Sprintf("%s > '%s'", job, out)}
 			return startInNamespaceReady("shell", argv, filepath.Join(b.tmp, "output-shell.log"), ready)
@@ -239,9 +246,10 @@ func (b *bench) outputReport(caps []capturer, samples [][]outputSample) string {
 	var sb strings.Builder
 	mib := float64(b.outputBytes) / (1 << 20)
 	fmt.Fprintf(&sb, "## 7. Output throughput\n\n")
-	fmt.Fprintf(&sb, "A job writes %s MiB to its stdout: `/bin/sh -c '%s'`, lines of 64 bytes. taskmasterd runs it as a job `{\"cmd\": [\"/bin/sh\", \"-c\", ...], \"stdout\": FILE, \"autorestart\": false, \"starttime\": 0}`, supervisord as a `[program:w]` with `stdout_logfile=FILE`, `stdout_logfile_maxbytes=0` (no rotation), `autorestart=false`, `startsecs=0`; both read the job's stdout pipe and write the file themselves. The shell redirect is `/bin/sh -c '... > FILE'`, where `head` writes to the file directly: the machine's own limit, pipe and page cache. Each runs as PID 1 of a fresh PID namespace. Time runs from the exec of `head` (the writer, as timestamped by the kernel's process events connector), which leaves the supervisor's own start-up out, until FILE holds every byte (its size read every millisecond); the file is then checked line by line and removed. FILE is on the local disk, written to the page cache. **PID 1 CPU** is the supervisor's CPU time over that time, all threads: the cost of the copy. Median (min–max) of %d runs, contenders alternating; **time / shell** is the ratio of median times.\n\n", num(mib), b.outputJob(), b.runs)
+	fmt.Fprintf(&sb, "A job writes %s MiB to its stdout: `/bin/sh -c '%s'`, lines of 64 bytes. taskmasterd runs it as a job `{\"cmd\": [\"/bin/sh\", \"-c\", ...], \"stdout\": FILE, \"autorestart\": false, \"starttime\": 0}`, supervisord as a `[program:w]` with `stdout_logfile=FILE`, `stdout_logfile_maxbytes=0` (no rotation), `autorestart=false`, `startsecs=0`; both read the job's stdout pipe and write the file themselves. The shell redirect is `/bin/sh -c '... > FILE'`, where `head` writes to the file directly: the machine's own limit, pipe and page cache. The pipe through cat, `/bin/sh -c '... | cat > FILE'`, is the floor of any capture that copies: GNU cat does nothing but read the pipe and write the file, so what it adds to the redirect is what a second pipe and a second copy cost, before any supervision. Each runs as PID 1 of a fresh PID namespace. Time runs from the exec of `head` (the writer, as timestamped by the kernel's process events connector), which leaves the supervisor's own start-up out, until FILE holds every byte (its size read every millisecond); the file is then checked line by line and removed. FILE is on the local disk, written to the page cache. **PID 1 CPU** is the supervisor's CPU time over that time, all threads: the cost of the copy. Median (min–max) of %d runs, contenders alternating; **time / shell** is the ratio of median times.\n\n", num(mib), b.outputJob(), b.runs)
 	sb.WriteString("| capture | MiB/s | seconds | PID 1 CPU s | time / shell |\n|---|---|---|---|---|\n")
 	shell := summarize(outputSeconds(samples[len(caps)-1])).median
+	var medianTime, medianCPU []float64
 	for i, c := range caps {
 		secs := outputSeconds(samples[i])
 		rates := make([]float64, len(secs))
@@ -258,8 +266,34 @@ func (b *bench) outputReport(caps []capturer, samples [][]outputSample) string {
 		}
 		t := summarize(secs)
 		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %.2fx |\n", c.name, summarize(rates).medianRange(), t.medianRange(), cpu, ratio(t.median, shell))
+		medianTime = append(medianTime, t.median)
+		medianCPU = append(medianCPU, cpuMedian(samples[i]))
 	}
+	b.outputChecks(caps, medianTime, medianCPU)
 	return sb.String()
+}
+
+// outputChecks records the section's targets (issue 16): taskmasterd's
+// time within 1.05x of the shell redirect's, below supervisord's, and its
+// PID 1 CPU below supervisord's. caps holds taskmasterd first, supervisord
+// second, the redirect last.
+func (b *bench) outputChecks(caps []capturer, times, cpus []float64) {
+	tm, sd, shell := times[0], times[1], times[len(caps)-1]
+	catFloor := times[len(caps)-2]
+	b.check("output within 1.05x of the shell redirect", ratio(tm, shell) <= 1.05,
+		"%.2fx (a pipe through cat: %.2fx)", ratio(tm, shell), ratio(catFloor, shell))
+	b.check("output faster than supervisord", tm < sd, "%.2fx of its time", ratio(tm, sd))
+	b.check("output: less PID 1 CPU than supervisord", cpus[0] < cpus[1],
+		"%s s against %s s", num(cpus[0]), num(cpus[1]))
+}
+
+// cpuMedian is the median PID 1 CPU time of samples, in seconds.
+func cpuMedian(samples []outputSample) float64 {
+	cs := make([]float64, len(samples))
+	for i, s := range samples {
+		cs[i] = s.cpu.Seconds()
+	}
+	return summarize(cs).median
 }
 
 // outputSeconds returns the elapsed times of samples in seconds.

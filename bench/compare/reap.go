@@ -462,6 +462,7 @@ func (b *bench) reapReport(inits []reapInit, samples [][]reapSample) string {
 		b.orphanCount, b.orphanCount, b.orphanCount+1, reapPollPerChild, reapPollPause, b.runs)
 	sb.WriteString("| init | reap time ms | after last exit ms | init CPU ms | init switches | max zombies |\n|---|---|---|---|---|---|\n")
 	medians := make([]float64, len(inits))
+	switchMedians := make([]float64, len(inits))
 	for i, in := range inits {
 		var total, lag, cpu, switches, zombies []float64
 		for _, s := range samples[i] {
@@ -472,11 +473,15 @@ func (b *bench) reapReport(inits []reapInit, samples [][]reapSample) string {
 			zombies = append(zombies, float64(s.maxZombies))
 		}
 		medians[i] = summarize(total).median
+		switchMedians[i] = summarize(switches).median
 		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s |\n", in.name, summarize(total).medianRange(), summarize(lag).medianRange(), summarize(cpu).medianRange(), summarize(switches).countRange(), summarize(zombies).countRange())
 	}
 	r := ratio(medians[0], medians[1])
 	fmt.Fprintf(&sb, "\ntaskmasterd / tini, reap time (medians): %.2fx.\n", r)
 	b.check(fmt.Sprintf("reaping within 1.2x of tini (%d orphans)", b.orphanCount), r <= 1.2,
 		"%.2fx (%s ms against %s ms)", r, num(medians[0]), num(medians[1]))
+	sw := ratio(switchMedians[0], switchMedians[1])
+	b.check(fmt.Sprintf("reaping with at most 2x tini's context switches (%d orphans)", b.orphanCount), sw <= 2,
+		"%.2fx (%.0f against %.0f)", sw, switchMedians[0], switchMedians[1])
 	return sb.String()
 }

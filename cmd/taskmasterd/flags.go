@@ -20,9 +20,12 @@ import (
 type options struct {
 	jobs      string
 	listen    string
+	http      string
+	origins   string
 	allow     string
 	token     string
 	watch     string
+	state     string
 	grace     time.Duration
 	logLevel  string
 	logFormat string
@@ -30,7 +33,9 @@ type options struct {
 	command   []string
 	jobsSet   bool // -jobs or TASKMASTER_JOBS was given
 	listenSet bool // -listen or TASKMASTER_LISTEN was given
+	httpSet   bool // -http or TASKMASTER_HTTP was given
 	tokenFlag bool // the token came on the command line
+	fleet     fleetOptions
 }
 
 const usage = `Usage:
@@ -50,13 +55,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	fs.StringVar(&o.jobs, "jobs", env("TASKMASTER_JOBS", "/etc/taskmaster/jobs"), "jobs directory of *.tm.json files (TASKMASTER_JOBS)")
 	fs.StringVar(&o.listen, "listen", env("TASKMASTER_LISTEN", "127.0.0.1:7777"), "control protocol address; \"off\" for none (TASKMASTER_LISTEN)")
+	fs.StringVar(&o.http, "http", env("TASKMASTER_HTTP", "127.0.0.1:7780"), "HTTP address of the dashboard, the live link (/api/socket), /metrics and /healthz; \"off\" for none (TASKMASTER_HTTP)")
+	fs.StringVar(&o.origins, "http-origins", env("TASKMASTER_HTTP_ORIGINS", ""), "comma-separated origins (host patterns) of other sites whose pages may open the live link; without -token, also the names taskmasterd is reached by (TASKMASTER_HTTP_ORIGINS)")
 	fs.StringVar(&o.allow, "allow", env("TASKMASTER_ALLOW", ""), "comma-separated CIDRs of control clients allowed; default loopback only (TASKMASTER_ALLOW)")
 	fs.StringVar(&o.token, "token", env("TASKMASTER_TOKEN", ""), "shared secret control clients must send (TASKMASTER_TOKEN)")
 	fs.StringVar(&o.watch, "watch", env("TASKMASTER_WATCH", "inotify"), "how to notice job file changes: inotify, poll or off (TASKMASTER_WATCH)")
+	fs.StringVar(&o.state, "state", env("TASKMASTER_STATE", "/var/lib/taskmaster"), "state directory: records the process groups started, to stop those a SIGKILLed taskmasterd left; \"off\" for none (TASKMASTER_STATE)")
 	fs.DurationVar(&o.grace, "grace", envDuration("TASKMASTER_GRACE", 2*time.Second), "at shutdown, time leftover processes get between SIGTERM and SIGKILL (TASKMASTER_GRACE)")
 	fs.StringVar(&o.logLevel, "log-level", env("TASKMASTER_LOG_LEVEL", "info"), "debug, info, warn or error (TASKMASTER_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env("TASKMASTER_LOG_FORMAT", "text"), "text or json (TASKMASTER_LOG_FORMAT)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	o.fleet.define(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -64,10 +73,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Visit(func(f *flag.Flag) {
 		o.jobsSet = o.jobsSet || f.Name == "jobs"
 		o.listenSet = o.listenSet || f.Name == "listen"
+		o.httpSet = o.httpSet || f.Name == "http"
 		o.tokenFlag = o.tokenFlag || f.Name == "token"
 	})
 	_, jobsEnv := os.LookupEnv("TASKMASTER_JOBS")
 	_, listenEnv := os.LookupEnv("TASKMASTER_LISTEN")
+	_, httpEnv := os.LookupEnv("TASKMASTER_HTTP")
+	o.httpSet = o.httpSet || httpEnv
 	o.jobsSet = o.jobsSet || jobsEnv
 	o.listenSet = o.listenSet || listenEnv
 	return o, nil
@@ -120,11 +132,25 @@ func (o *options) config(log *slog.Logger) (pid1.Config, error) {
 		Grace:    o.grace,
 		Logger:   log,
 	}
+	if o.state != "off" {
+		cfg.StateDir = o.state
+	}
 	// A drop-in for tini opens no port unless asked to.
 	if o.listen != "off" && (!single || o.listenSet || o.jobsSet) {
 		cfg.Control.Listen = o.listen
 	}
+	if o.http != "off" && (!single || o.httpSet || o.jobsSet) {
+		cfg.HTTP.Listen = o.http
+	}
+	for _, origin := range strings.Split(o.origins, ",") {
+		if origin = strings.TrimSpace(origin); origin != "" {
+			cfg.HTTP.Origins = append(cfg.HTTP.Origins, origin)
+		}
+	}
 	cfg.Control.Token = o.token
+	if cfg.Fleet, err = o.fleet.config(); err != nil {
+		return pid1.Config{}, err
+	}
 	if strings.TrimSpace(o.allow) != "" {
 		allow, err := ctlproto.ParseAllow(o.allow)
 		if err != nil {

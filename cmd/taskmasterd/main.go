@@ -10,6 +10,7 @@ import (
 	"runtime"
 
 	pid1 "github.com/taskmaster/taskmaster/init"
+	"github.com/taskmaster/taskmaster/init/early"
 	"github.com/taskmaster/taskmaster/reexec"
 )
 
@@ -20,8 +21,8 @@ import (
 func init() { runtime.LockOSThread() }
 
 func main() {
-	reexec.Main()               // a umask helper execs its program here and never returns
-	pid1.OwnSIGURG()            // may re-exec taskmasterd once, keeping its pid
-	sigs := pid1.CatchSignals() // before anything else can run
-	os.Exit(run(os.Args[1:], sigs))
+	reexec.Main()                   // a umask helper execs its program here and never returns
+	pid1.OwnSIGURG()                // may re-exec taskmasterd once, keeping its pid
+	sigs, sigErr := early.Signals() // caught during package initialisation
+	os.Exit(run(os.Args[1:], sigs, sigErr))
 }

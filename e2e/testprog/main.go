@@ -3,12 +3,19 @@
 //
 //	testprog record -out FILE [-exit-on TERM,INT] [-children N]
 //	testprog sleep
+//	testprog notify -out FILE [-gate FIFO] [-status TEXT] [-pings N]
+//	testprog notifyfd -out FILE -fd N [-gate FIFO]
+//	testprog fleetpeer ADDR garbage|oversized
 //
 // record appends "ready PID" to FILE once its handlers are installed, then
 // "child PID" for each child it started (children sleep in its process
 // group with default signal handling), then one line per signal received,
-// named as kill -l names it ("SIGTERM"). It exits 0 after recording a
+// named as kill -l names it ("SIGTERM"; "SIG34" for a realtime signal,
+// which has no name there). It exits 0 after recording a
 // signal listed in -exit-on ("none" for never).
+//
+// notify and notifyfd are programs that tell their readiness themselves
+// (ready.go): with sd_notify's protocol, and on a descriptor as s6 asks.
 package main
 
 import (
@@ -19,8 +26,11 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/taskmaster/taskmaster/sigcatch"
 )
 
 func main() {
@@ -31,14 +41,24 @@ func main() {
 		_ = syscall.Exec("/proc/self/exe", os.Args, env)
 	}
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: testprog record|sleep ...")
+		fmt.Fprintln(os.Stderr, "usage: testprog record|sleep|notify|notifyfd ...")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
 	case "record":
 		record(os.Args[2:])
+	case "notify":
+		notifyMode(os.Args[2:])
+	case "notifyfd":
+		notifyFDMode(os.Args[2:])
+	case "fleetpeer":
+		fleetPeer(os.Args[2:])
 	case "sleep":
-		select {}
+		// Not select {}: with no other goroutine, the runtime takes that
+		// for a deadlock and ends the program.
+		for {
+			time.Sleep(time.Hour)
+		}
 	default:
 		fmt.Fprintln(os.Stderr, "testprog: unknown mode", os.Args[1])
 		os.Exit(2)
@@ -55,11 +75,16 @@ func record(args []string) {
 	sigs := make(chan os.Signal, 128)
 	var all []os.Signal
 	for n := syscall.Signal(1); n <= 64; n++ {
-		if n != syscall.SIGKILL && n != syscall.SIGSTOP && n != syscall.SIGPROF && n != 32 && n != 33 {
+		if n != syscall.SIGKILL && n != syscall.SIGSTOP && n != syscall.SIGPROF && n != 32 && n != 33 && n != 34 {
 			all = append(all, n)
 		}
 	}
 	signal.Notify(sigs, all...)
+	// 32 and 34, which os/signal cannot catch, as taskmasterd catches them.
+	if err := sigcatch.Notify(sigs); err != nil {
+		appendLine(*out, "error "+err.Error())
+		os.Exit(1)
+	}
 	appendLine(*out, fmt.Sprintf("ready %d", os.Getpid()))
 	for range *children {
 		cmd := exec.Command("/proc/self/exe", "sleep")

@@ -96,7 +96,7 @@ func TestDocsKeys(t *testing.T) {
 	hasLine := func(lines []string, part string) bool {
 		return slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, part) })
 	}
-	for _, k := range keys {
+	for _, k := range keys() {
 		if k.aliasOf == "" {
 			require.True(t, hasLine(headings, "`"+k.name+"`"), "no ### section for %s", k.name)
 		} else {

@@ -6,10 +6,10 @@ import (
 )
 
 // SameProcess reports whether s and o spawn identical processes: same
-// command, umask, working directory, environment, output destinations and
-// user. Reload restarts running processes only when this is false; a change
-// of numprocs or of a policy (autorestart, stoptime, ...) applies to the
-// processes already running.
+// command, umask, working directory, environment, output destinations,
+// terminal and user. Reload restarts running processes only when this is
+// false; a change of numprocs or of a policy (autorestart, stoptime, ...)
+// applies to the processes already running.
 func (s *Spec) SameProcess(o *Spec) bool {
 	if s == nil || o == nil {
 		return s == o
@@ -20,6 +20,7 @@ func (s *Spec) SameProcess(o *Spec) bool {
 		maps.Equal(s.Env, o.Env) &&
 		s.Stdout == o.Stdout &&
 		s.Stderr == o.Stderr &&
+		s.TTY == o.TTY &&
 		s.User.Equal(o.User)
 }
 
@@ -38,9 +39,12 @@ func (s *Spec) Equal(o *Spec) bool {
 		s.StartTime == o.StartTime &&
 		s.StopSignal == o.StopSignal &&
 		s.StopTime == o.StopTime &&
+		s.Leftovers == o.Leftovers &&
 		s.Critical == o.Critical &&
 		slices.Equal(s.DependsOn, o.DependsOn) &&
-		slices.Equal(s.ForwardSignals, o.ForwardSignals)
+		slices.Equal(s.ForwardSignals, o.ForwardSignals) &&
+		s.Ready.Equal(o.Ready) &&
+		s.Health.Equal(o.Health)
 }
 
 // Equal reports whether u and o are the same identity, written the same

@@ -10,7 +10,7 @@ import (
 )
 
 // spawnFields are the Spec fields that change how a process is spawned.
-var spawnFields = []string{"Cmd", "Umask", "WorkingDir", "Env", "Stdout", "Stderr", "User"}
+var spawnFields = []string{"Cmd", "Umask", "WorkingDir", "Env", "Stdout", "Stderr", "TTY", "User"}
 
 // changed returns a copy of v (a field value) that differs from it.
 func changed(t *testing.T, v reflect.Value) reflect.Value {
@@ -19,7 +19,7 @@ func changed(t *testing.T, v reflect.Value) reflect.Value {
 	switch x := v.Interface().(type) {
 	case string:
 		out.SetString(x + "x")
-	case int, AutoRestart:
+	case int, AutoRestart, Leftovers:
 		out.SetInt(v.Int() + 1)
 	case bool:
 		out.SetBool(!x)
@@ -43,6 +43,8 @@ func changed(t *testing.T, v reflect.Value) reflect.Value {
 		out.Set(reflect.ValueOf(Output{Kind: OutputFile, Path: x.Path + "/x"}))
 	case *User:
 		out.Set(reflect.ValueOf(&User{Spec: "1", UID: 1, GID: 1, Groups: []uint32{1}}))
+	case *Probe:
+		out.Set(reflect.ValueOf(&Probe{Kind: ProbeTCP, Addr: "a:1"}))
 	default:
 		if v.Kind() == reflect.Int64 { // time.Duration
 			out.SetInt(v.Int() + 1)
@@ -97,6 +99,30 @@ func TestUserEqual(t *testing.T) {
 	require.True(t, none.Equal(nil))
 	require.False(t, none.Equal(base))
 	require.False(t, base.Equal(nil))
+}
+
+// TestProbeEqual changes each field of a Probe in turn: Equal must notice.
+func TestProbeEqual(t *testing.T) {
+	base := mustParse(t, `{"cmd": "x", "health": {"exec": "check --all"}}`).Health
+	typ := reflect.TypeFor[Probe]()
+	for i := range typ.NumField() {
+		other := *base
+		v := reflect.ValueOf(&other).Elem().Field(i)
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString(v.String() + "x")
+		case reflect.Int, reflect.Int64:
+			v.SetInt(v.Int() + 1)
+		case reflect.Slice:
+			other.Cmd = []string{"check"}
+		default:
+			t.Fatalf("add a case for %s", typ.Field(i).Type)
+		}
+		require.False(t, base.Equal(&other), typ.Field(i).Name)
+	}
+	var none *Probe
+	require.True(t, none.Equal(nil))
+	require.False(t, none.Equal(base))
 }
 
 func TestSpecEqualNil(t *testing.T) {

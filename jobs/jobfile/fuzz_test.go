@@ -16,6 +16,9 @@ func FuzzParse(f *testing.F) {
 		`{"nmprocs": 1, "cmd": 1, "cmd": 2}`,
 		"{\n  \"cmd\": \"x\",\n}",
 		`[1]`, ``, `{} x`, `{"user": "0:0", "cmd": "x"}`,
+		`{"cmd": "x", "ready": {"http": "http://127.0.0.1:8080/", "status": [200, 399], "deadline": 0}}`,
+		`{"cmd": "x", "ready": {"notify": true, "watchdog_sec": 1}, "health": {"exec": "check -q", "retries": 2, "on_unhealthy": "ignore"}}`,
+		`{"cmd": "x", "health": {"tcp": "[::1]:80", "tcp": "a:1", "interval": 0}}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -30,10 +30,10 @@ func TestParseInvalid(t *testing.T) {
 		msg       string
 	}{
 		// The file as a whole.
-		{"missing comma", "{\n  \"cmd\": \"x\"\n  \"numprocs\": 2\n}", "", 3, 3, `invalid JSON: invalid character '"' after object key:value pair`},
+		{"missing comma", "{\n  \"cmd\": \"x\"\n  \"numprocs\": 2\n}", "", 3, 3, `invalid JSON: missing ',' before "numprocs" (after the value of "cmd")`},
 		{"trailing comma", "{\n  \"cmd\": \"x\",\n}", "", 3, 1, `a comma before '}' (JSON allows no trailing comma)`},
-		{"unclosed object", "{\n  \"cmd\": \"x\",", "", 2, 14, "unexpected end of file"},
-		{"bad literal", "{\n  \"cmd\": \"x\",\n  \"autostart\": ture\n}", "", 3, 17, "invalid character 'u' in literal true"},
+		{"unclosed object", "{\n  \"cmd\": \"x\",", "", 2, 14, "unexpected end of file: the object that starts at 1:1 is not closed"},
+		{"bad literal", "{\n  \"cmd\": \"x\",\n  \"autostart\": ture\n}", "", 3, 16, "ture is not a JSON value (did you mean true?)"},
 		{"empty file", " \n\t", "", 0, 0, "the file is empty"},
 		{"top level array", "\n [\"sleep\", \"1\"]", "", 2, 2, "expected a JSON object {...} at the top level, got an array"},
 		{"top level string", `"sleep 1"`, "", 1, 1, `at the top level, got "sleep 1"`},
@@ -103,9 +103,19 @@ func TestParseInvalid(t *testing.T) {
 
 		// Booleans and policies.
 		{"autostart string", job(`"autostart": "yes"`), "autostart", 3, 16, `expected true or false, got "yes"`},
+		{"tty string", job(`"tty": "yes"`), "tty", 3, 10, `expected true or false, got "yes"`},
+		{"tty with stderr", job("\"tty\": true,\n  \"stderr\": \"err.log\""), "stderr", 4, 3,
+			`a job with "tty": true has one output stream, its terminal's, which goes where stdout says: remove stderr`},
+		{"tty with stderr console", job("\"stderr\": \"console\", \"tty\": true"), "stderr", 3, 3, "remove stderr"},
 		{"autoStart number", job(`"autoStart": 1`), "autoStart", 3, 16, "expected true or false, got 1"},
 		{"critical string", job(`"critical": "true"`), "critical", 3, 15, `got "true"`},
 		{"autorestart always", job(`"autorestart": "always"`), "autorestart", 3, 18, `expected false, true or "unexpected", got "always"`},
+		{"leftovers unknown", job(`"leftovers": "kill"`), "leftovers", 3, 16, `expected "stop" or "keep", got "kill"`},
+		{"leftovers case", job(`"leftovers": "Keep"`), "leftovers", 3, 16, `expected "stop" or "keep", got "Keep" (did you mean "keep"?)`},
+		{"leftovers typo", job(`"leftovers": "stpo"`), "leftovers", 3, 16, `got "stpo" (did you mean "stop"?)`},
+		{"leftovers bool", job(`"leftovers": true`), "leftovers", 3, 16, `expected "stop" or "keep", got true`},
+		{"leftovers supervisord key", job(`"stopasgroup": true`), "stopasgroup", 3, 3, `unknown key (did you mean "leftovers"?)`},
+		{"leftovers misspelt key", job(`"leftover": "keep"`), "leftover", 3, 3, `unknown key (did you mean "leftovers"?)`},
 		{"restart 3", job(`"restart": 3`), "restart", 3, 14, "expected 0 (never), 1 (unexpected) or 2 (always), got 3"},
 		{"exitcode 256", job(`"exitcodes": 256`), "exitcodes", 3, 16, "expected an integer from 0 to 255, got 256"},
 		{"exitcodes list 256", job(`"exitcodes": [0, 256]`), "exitcodes", 3, 16, "element 2: expected an integer from 0 to 255, got 256"},

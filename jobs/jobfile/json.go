@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"strconv"
 	"unicode/utf8"
 )
@@ -45,28 +43,18 @@ func readObject(data []byte, l *errorList) ([]member, bool) {
 }
 
 // syntaxProblem turns an error from json.Unmarshal into a byte offset and a
-// message for people.
+// message for people. The scanner of syntax.go says what is wrong; should it
+// find nothing (a file nested deeper than it follows), encoding/json's own
+// words are better than none.
 func syntaxProblem(data []byte, err error) (int, string) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	switch derr := dec.Decode(new(json.RawMessage)); {
-	case derr == nil:
-		// The first value is fine, so something follows it.
-		return skip(data, int(dec.InputOffset()), 0),
-			"unexpected data after the end of the job object (a job file holds exactly one JSON object)"
-	case errors.Is(derr, io.ErrUnexpectedEOF):
-		// Unmarshal cannot tell this apart: its offset is len(data) for
-		// both an early end and a bad last byte.
-		return len(data), "unexpected end of file: an object, array or string is not closed"
+	if f := findSyntaxError(data); f != nil {
+		return f.off, f.msg
 	}
 	var se *json.SyntaxError
 	if !errors.As(err, &se) || se.Offset < 1 || int(se.Offset) > len(data) {
 		return -1, "invalid JSON: " + err.Error()
 	}
-	off := int(se.Offset) - 1 // Offset counts the offending byte
-	if c := data[off]; (c == '}' || c == ']') && lastNonSpace(data[:off]) == ',' {
-		return off, fmt.Sprintf("invalid JSON: a comma before %q (JSON allows no trailing comma)", c)
-	}
-	return off, "invalid JSON: " + se.Error()
+	return int(se.Offset) - 1, "invalid JSON: " + se.Error() // Offset counts the offending byte
 }
 
 // members returns the members of the JSON object in data, which must be
@@ -107,15 +95,6 @@ func skip(data []byte, off int, sep byte) int {
 		off++
 	}
 	return off
-}
-
-// lastNonSpace returns the last byte of data that is not JSON whitespace, or 0.
-func lastNonSpace(data []byte) byte {
-	data = bytes.TrimRight(data, " \t\r\n")
-	if len(data) == 0 {
-		return 0
-	}
-	return data[len(data)-1]
 }
 
 // describe names a JSON value for a "got ..." message: numbers, booleans

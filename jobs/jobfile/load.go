@@ -32,6 +32,11 @@ type Loaded struct {
 // start before its job directory exists. A dir that cannot be listed is
 // an error.
 func LoadDir(dir string) (map[string]Loaded, error) {
+	return loadDir(dir, loadFile)
+}
+
+// loadDir is LoadDir with load reading and parsing each file.
+func loadDir(dir string, load func(path string) Loaded) (map[string]Loaded, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[string]Loaded{}, nil
@@ -42,7 +47,7 @@ func LoadDir(dir string) (map[string]Loaded, error) {
 	jobs := map[string]Loaded{}
 	for _, e := range entries {
 		if name, ok := NameFromFile(e.Name()); ok {
-			jobs[name] = loadFile(filepath.Join(dir, e.Name()))
+			jobs[name] = load(filepath.Join(dir, e.Name()))
 		}
 	}
 	checkLoaded(jobs)
@@ -67,12 +72,7 @@ func loadFile(path string) Loaded {
 	l := Loaded{Path: path}
 	data, err := ReadFile(path)
 	if err != nil {
-		msg := err.Error()
-		var pe *fs.PathError
-		if errors.As(err, &pe) { // the path is already in File
-			msg = pe.Op + ": " + pe.Err.Error()
-		}
-		l.Err = &Error{File: path, Msg: msg, Err: err}
+		l.Err = err
 		return l
 	}
 	l.Data = data
@@ -82,10 +82,30 @@ func loadFile(path string) Loaded {
 
 // ReadFile reads a job file: a regular file (through symbolic links), of
 // which it reads no more than one byte past MaxFileSize, so that Parse
-// reports the size.
+// reports the size. Its error is an *Error naming path: the reason LoadDir
+// records, which status shows for an INVALID job and pull answers.
+func ReadFile(path string) ([]byte, error) {
+	data, err := readRegular(path)
+	if err == nil {
+		return data, nil
+	}
+	msg := err.Error()
+	var pe *fs.PathError
+	if errors.As(err, &pe) { // the path is already in File
+		msg = pe.Op + ": " + pe.Err.Error()
+	}
+	if target, lerr := os.Readlink(path); lerr == nil && errors.Is(err, fs.ErrNotExist) {
+		// "open: no such file or directory" for a name that ls shows.
+		msg = fmt.Sprintf("is a dangling symbolic link (to %s): there is no file where it leads", target)
+	}
+	return nil, &Error{File: path, Msg: msg, Err: err}
+}
+
+// readRegular reads up to MaxFileSize+1 bytes of path, which must be a
+// regular file once symbolic links are followed.
 // O_NONBLOCK: opening a FIFO named like a job file would otherwise wait for
 // a writer and hang every reload; it is refused below as not a regular file.
-func ReadFile(path string) ([]byte, error) {
+func readRegular(path string) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err

@@ -65,7 +65,7 @@ func TestLoadDir(t *testing.T) {
 		"orphan":   path("orphan") + `: depends_on: unknown job "ghost" (no ghost.tm.json was found)`,
 		"a b":      path("a b") + `: invalid job name "a b": use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit`,
 		"sub":      path("sub") + ": is a directory, not a job file",
-		"dangling": path("dangling") + ": open: no such file or directory",
+		"dangling": path("dangling") + ": is a dangling symbolic link (to " + filepath.Join(dir, "nowhere") + "): there is no file where it leads",
 	}
 	for name, want := range wantErr {
 		require.EqualError(t, jobs[name].Err, want, name)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 )
 
@@ -12,8 +11,29 @@ import (
 var ErrInvalidName = errors.New("invalid job name")
 
 // namePattern is what a job name looks like: safe in file names, log
-// prefixes and command lines without quoting.
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// prefixes and command lines without quoting. NameShaped checks it; the
+// JSON Schema says it.
+const namePattern = `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`
+
+// NameShaped reports whether s matches namePattern: 1 to 64 letters,
+// digits, '.', '_' or '-', starting with a letter or digit. It is written
+// out rather than a compiled regexp, which every start of taskmasterd
+// would pay for at package initialisation.
+func NameShaped(s string) bool {
+	if len(s) == 0 || len(s) > 64 || !alnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !alnum(c) && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func alnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
 
 // reservedName is the word taskmasterctl uses for every job ("stop all").
 const reservedName = "all"
@@ -21,7 +41,7 @@ const reservedName = "all"
 // ValidName checks a job name: 1 to 64 letters, digits, '.', '_' or '-',
 // starting with a letter or digit, and not "all" in any case.
 func ValidName(name string) error {
-	if !namePattern.MatchString(name) {
+	if !NameShaped(name) {
 		return fmt.Errorf("%w %s: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
 			ErrInvalidName, quoteShort(name))
 	}

@@ -3,6 +3,7 @@ package jobfile
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -45,11 +46,13 @@ func Parse(path string, data []byte) (*Spec, error) {
 	}
 	p := &parser{spec: &Spec{Name: name, Umask: -1}, dir: dir, errs: errs}
 	found := p.index(ms)
+	keys := keys()
 	for i := range keys {
 		if keys[i].aliasOf == "" {
 			p.apply(&keys[i], found)
 		}
 	}
+	p.checkTTY(found)
 	if len(errs.errs) > 0 {
 		return nil, errs.err()
 	}
@@ -90,7 +93,13 @@ func (p *parser) apply(k *keyDef, found map[string]member) {
 	switch {
 	case ok:
 		set := lookupKey(m.key).setter()
-		if err := set(p, m.raw); err != nil {
+		err := set(p, m.raw)
+		var nested *atError
+		switch {
+		case errors.As(err, &nested):
+			// A nested key's problem (in ready or health) points at that key.
+			p.errs.add(m.valOff+nested.off, m.key, err.Error(), err)
+		case err != nil:
 			p.errs.add(m.valOff, m.key, err.Error(), err)
 		}
 	case k.required:

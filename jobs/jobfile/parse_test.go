@@ -85,9 +85,11 @@ func TestParseAccepted(t *testing.T) {
 	starttime := func(s *Spec) any { return s.StartTime }
 	stopsig := func(s *Spec) any { return s.StopSignal }
 	stoptime := func(s *Spec) any { return s.StopTime }
+	leftovers := func(s *Spec) any { return s.Leftovers }
 	stdout := func(s *Spec) any { return s.Stdout }
 	stderr := func(s *Spec) any { return s.Stderr }
 	critical := func(s *Spec) any { return s.Critical }
+	tty := func(s *Spec) any { return s.TTY }
 	deps := func(s *Spec) any { return s.DependsOn }
 	fwd := func(s *Spec) any { return s.ForwardSignals }
 	file := func(p string) Output { return Output{Kind: OutputFile, Path: p} }
@@ -103,6 +105,9 @@ func TestParseAccepted(t *testing.T) {
 		{"cmd exec form empty arg", `"cmd": ["printf", ""]`, cmd, []string{"printf", ""}},
 		{"cmd unicode", `"cmd": "echo héllo 'wörld'"`, cmd, []string{"echo", "héllo", "wörld"}},
 		{"numprocs", `"numprocs": 4`, numprocs, 4},
+		{"tty", `"tty": true`, tty, true},
+		{"tty false with stderr", `"tty": false, "stderr": "discard"`, stderr, Output{Kind: OutputDiscard}},
+		{"tty with stdout", `"tty": true, "stdout": "/var/log/x"`, stdout, file("/var/log/x")},
 		{"numprocs max", `"numprocs": 1024`, numprocs, 1024},
 		{"numprocs integral float", `"numprocs": 2.0`, numprocs, 2},
 		{"numprocs exponent", `"numprocs": 1e2`, numprocs, 100},
@@ -161,6 +166,9 @@ func TestParseAccepted(t *testing.T) {
 		{"stoptime fraction", `"stoptime": 1.25`, stoptime, 1250 * time.Millisecond},
 		{"stoptime max", `"stoptime": 86400`, stoptime, 86400 * time.Second},
 		{"stopTime", `"stopTime": 3`, stoptime, 3 * time.Second},
+		{"leftovers default", `"numprocs": 1`, leftovers, LeftoversStop},
+		{"leftovers stop", `"leftovers": "stop"`, leftovers, LeftoversStop},
+		{"leftovers keep", `"leftovers": "keep"`, leftovers, LeftoversKeep},
 		{"stdout empty", `"stdout": ""`, stdout, Output{Kind: OutputConsole}},
 		{"stdout console", `"stdout": "console"`, stdout, Output{Kind: OutputConsole}},
 		{"stdout discard", `"stdout": "discard"`, stdout, Output{Kind: OutputDiscard}},

@@ -17,6 +17,7 @@ const schemaDraft = "http://json-schema.org/draft-07/schema#"
 func Schema() []byte {
 	props := obj{}
 	var required, exclusive []any
+	keys := keys()
 	for i := range keys {
 		k := &keys[i]
 		props[k.name] = k.schemaProperty()

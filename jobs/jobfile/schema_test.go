@@ -54,7 +54,7 @@ func TestSchemaFollowsTable(t *testing.T) {
 
 	var names []string
 	aliases := 0
-	for _, k := range keys {
+	for _, k := range keys() {
 		names = append(names, k.name)
 		p := doc.Properties[k.name]
 		require.NotEmpty(t, p["description"], k.name)

@@ -6,21 +6,22 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/taskmaster/taskmaster/internal/signame"
 )
 
-// The real-time signal range of Linux as seen by programs: the kernel's
-// 32 and 33 are taken by the C library's threads, so SIGRTMIN is 34.
+// The real-time signal range of Linux as seen by programs (package
+// signame says why).
 const (
-	sigRTMin = 34
-	sigRTMax = 64
+	sigRTMin = signame.RTMin
+	sigRTMax = signame.RTMax
 )
 
 // errSignalSyntax is the tail of every "unknown signal" message.
-const errSignalSyntax = `(expected a name like "TERM" or "SIGUSR1", "RTMIN+3", or a number 1-31/34-64)`
+const errSignalSyntax = signame.Syntax
 
 // reserved maps the signals taskmasterd keeps for itself to the reason,
 // so that forwardsignals can say why one is refused.
@@ -90,77 +91,12 @@ func asSignal(raw json.RawMessage) (syscall.Signal, error) {
 // ParseSignal reads a signal the way job files write it: a name with or
 // without the SIG prefix, in any case ("TERM", "SIGTERM", "usr1"), a
 // real-time signal ("RTMIN", "RTMIN+3", "RTMAX-2"), or a decimal number
-// 1-31 or 34-64. Signals 32 and 33 belong to the C library's threads.
-func ParseSignal(s string) (syscall.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil && validSignal(n) {
-		return syscall.Signal(n), nil
-	}
-	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
-	if sig := unix.SignalNum("SIG" + name); sig != 0 {
-		return sig, nil
-	}
-	if sig, ok := realtime(name); ok {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("unknown signal %s %s", quoteShort(s), errSignalSyntax)
-}
-
-// realtime reads RTMIN, RTMIN+n, RTMAX and RTMAX-n (without SIG).
-func realtime(name string) (syscall.Signal, bool) {
-	for _, rt := range []struct {
-		prefix string
-		base   int
-		sign   int
-	}{{"RTMIN", sigRTMin, 1}, {"RTMAX", sigRTMax, -1}} {
-		rest, ok := strings.CutPrefix(name, rt.prefix)
-		if !ok {
-			continue
-		}
-		n := 0
-		if rest != "" {
-			var err error
-			if n, err = rtOffset(rest, rt.sign); err != nil {
-				return 0, false
-			}
-		}
-		if sig := rt.base + rt.sign*n; sig >= sigRTMin && sig <= sigRTMax {
-			return syscall.Signal(sig), true
-		}
-	}
-	return 0, false
-}
-
-// rtOffset reads the "+3" of RTMIN+3 (sign 1) or the "-2" of RTMAX-2 (sign -1).
-func rtOffset(s string, sign int) (int, error) {
-	want := "+"
-	if sign < 0 {
-		want = "-"
-	}
-	digits, ok := strings.CutPrefix(s, want)
-	if !ok || digits == "" || strings.Trim(digits, "0123456789") != "" {
-		return 0, errors.New("bad real-time signal offset")
-	}
-	return strconv.Atoi(digits)
-}
+// 1-31 or 34-64 (package signame).
+func ParseSignal(s string) (syscall.Signal, error) { return signame.Parse(s) }
 
 // validSignal reports whether n is a signal a job can be sent.
-func validSignal(n int) bool {
-	return n >= 1 && n <= 31 || n >= sigRTMin && n <= sigRTMax
-}
+func validSignal(n int) bool { return signame.Valid(n) }
 
 // SignalName returns the conventional name of sig, like "SIGTERM" or
 // "SIGRTMIN+3"; ParseSignal reads it back.
-func SignalName(sig syscall.Signal) string {
-	if name := unix.SignalName(sig); name != "" {
-		return name
-	}
-	switch {
-	case sig == sigRTMax:
-		return "SIGRTMAX"
-	case sig == sigRTMin:
-		return "SIGRTMIN"
-	case sig > sigRTMin && sig < sigRTMax:
-		return "SIGRTMIN+" + strconv.Itoa(int(sig)-sigRTMin)
-	}
-	return "signal " + strconv.Itoa(int(sig))
-}
+func SignalName(sig syscall.Signal) string { return signame.Name(sig) }

@@ -37,6 +37,25 @@ func (a AutoRestart) String() string {
 	}
 }
 
+// Leftovers says what happens to the rest of an instance's process group
+// (the background children its process started) when that process ends on
+// its own: exits, crashes or is killed by someone else.
+type Leftovers int
+
+// The leftovers policies.
+const (
+	LeftoversStop Leftovers = iota // stopsignal to the rest of the group, SIGKILL after stoptime (default)
+	LeftoversKeep                  // leave them running
+)
+
+// String returns the policy as it is written in a job file.
+func (l Leftovers) String() string {
+	if l == LeftoversKeep {
+		return "keep"
+	}
+	return "stop"
+}
+
 // OutputKind says where one output stream of a job goes.
 type OutputKind int
 
@@ -78,12 +97,16 @@ type Spec struct {
 	StartTime      time.Duration     // how long a process must stay up to count as started
 	StopSignal     syscall.Signal    // sent to the process group to stop it
 	StopTime       time.Duration     // wait after StopSignal before SIGKILL
+	Leftovers      Leftovers         // what happens to the rest of the process group when the process ends on its own
 	Stdout         Output            // where standard output goes
 	Stderr         Output            // where standard error goes
+	TTY            bool              // each process runs on a pseudo-terminal of its own; its output (one stream) goes to Stdout
 	User           *User             // identity to run as; nil keeps taskmasterd's
 	Critical       bool              // when the job ends for good, taskmasterd shuts down with its exit code
 	DependsOn      []string          // jobs whose instances must all be RUNNING before this one starts
 	ForwardSignals []syscall.Signal  // signals taskmasterd receives and passes on to this job's process groups
+	Ready          *Probe            // how an instance proves it is ready; nil: it is once up for StartTime
+	Health         *Probe            // the periodic check of a RUNNING instance; nil: none
 }
 
 // Limits on values in a job file.

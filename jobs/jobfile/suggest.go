@@ -12,7 +12,7 @@ func unknownKey(key string) string {
 		return fmt.Sprintf("unknown key (did you mean %q?)", s)
 	}
 	var names []string
-	for _, k := range keys {
+	for _, k := range keys() {
 		if k.aliasOf == "" && k.name != "$schema" {
 			names = append(names, k.name)
 		}
@@ -27,7 +27,7 @@ func unknownKey(key string) string {
 func suggest(key string) string {
 	best, bestDist := "", -1
 	low := strings.ToLower(key)
-	for _, k := range keys {
+	for _, k := range keys() {
 		for _, word := range append([]string{k.name}, k.hints...) {
 			d := editDistance(low, strings.ToLower(word))
 			if d <= tolerance(word) && (bestDist < 0 || d < bestDist) {

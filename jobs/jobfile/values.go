@@ -151,6 +151,27 @@ func setAutoRestart(p *parser, raw json.RawMessage) error {
 	return nil
 }
 
+// leftoversValues are the values of leftovers, as written.
+var leftoversValues = map[string]Leftovers{"stop": LeftoversStop, "keep": LeftoversKeep}
+
+// setLeftovers decodes leftovers: "stop" or "keep". A near miss ("Stop",
+// "kep") gets a suggestion.
+func setLeftovers(p *parser, raw json.RawMessage) error {
+	want := `expected "stop" or "keep"`
+	s, err := asString(raw, want)
+	if err != nil {
+		return err
+	}
+	if l, ok := leftoversValues[s]; ok {
+		p.spec.Leftovers = l
+		return nil
+	}
+	if near := nearest(s, "stop", "keep"); near != "" {
+		return fmt.Errorf("%s, got %s (did you mean %q?)", want, describe(raw), near)
+	}
+	return fmt.Errorf("%s, got %s", want, describe(raw))
+}
+
 // setRestart decodes the original Taskmaster's restart: 0, 1 or 2.
 func setRestart(p *parser, raw json.RawMessage) error {
 	n, err := asInt(raw, 0, 2)
@@ -187,4 +208,19 @@ func setExitCodes(p *parser, raw json.RawMessage) error {
 	slices.Sort(codes)
 	p.spec.ExitCodes = slices.Compact(codes)
 	return nil
+}
+
+// nearest returns the word of words closest to s, comparing without case,
+// or "" when none is close enough to be a likely typo: the "did you mean"
+// of values, as suggest is that of keys.
+func nearest(s string, words ...string) string {
+	best, bestDist := "", -1
+	low := strings.ToLower(s)
+	for _, w := range words {
+		d := editDistance(low, strings.ToLower(w))
+		if d <= tolerance(w) && (bestDist < 0 || d < bestDist) {
+			best, bestDist = w, d
+		}
+	}
+	return best
 }

@@ -8,7 +8,11 @@
 // of whole lines at a time, to one Destination: a Console (taskmasterd's own
 // stdout or stderr, each line prefixed with the instance name) or a File
 // (appended to, shared by path in a FileSet). It also copies the lines to the
-// instance's Ring, which keeps the last output for tail and tail -f.
+// instance's Ring, which keeps the last output for tail and tail -f, and
+// shows each read, as it comes and before it is cut into lines, to the
+// stream's Tap, if it has one (clients attached to the instance: a
+// prompt must reach them before its Enter). The master side of a job's
+// terminal (a pty) is read the same way as a pipe.
 //
 // The guarantees, and why they hold:
 //
@@ -17,8 +21,9 @@
 //     so lines from different processes never mix, even in a FIFO where
 //     writes above PIPE_BUF are not atomic.
 //   - Memory is bounded per stream: a stream's buffer starts small and
-//     grows, while reads fill it, up to MaxLine+1 bytes; a longer line is
-//     cut into lines of MaxLine bytes; and a Ring keeps a fixed number of
+//     grows, while reads fill it, up to a MiB (a busy stream is read, and
+//     its pipe enlarged, a MiB at a time); a line over MaxLine bytes is cut
+//     into lines of MaxLine bytes; and a Ring keeps a fixed number of
 //     bytes, allocated as output comes. A quiet stream in a Poller costs a
 //     hundred bytes or so: no goroutine, and no buffer unless it holds part
 //     of a line. When a destination is slow, Pump (or the Poller's drain of

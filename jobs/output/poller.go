@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -24,7 +26,9 @@ import (
 // stream only: its pipe fills and its process blocks, as with Pump.
 //
 // An idle stream keeps no buffer unless it holds part of a line or its
-// buffer grew (a busy stream is likely to be busy again).
+// buffer is still growing. A stream whose buffer grew to its full size
+// (maxBuffer) gets a full-size one from a pool when its pipe has data
+// again: a busy stream is likely to be busy again.
 type Poller struct {
 	ep   *os.File // the epoll instance
 	epfd int      // ep's descriptor, for epoll_ctl
@@ -44,6 +48,8 @@ type stream struct {
 	pump     pump
 	done     func()
 	draining bool // a goroutine drains it; its pipe is not watched meanwhile
+	busy     bool // its buffer had grown to maxBuffer when it paused: its next drain starts with one
+	enlarged bool // growPipe was called for its pipe
 }
 
 // NewPoller returns a Poller with no streams. Close it to free its
@@ -77,7 +83,15 @@ func NewPoller() (*Poller, error) {
 // watches every pipe. Should epoll refuse fd, Add pumps it with a goroutine
 // of its own: output is never left unread.
 func (p *Poller) Add(fd int, dst Destination, ring *Ring, done func()) {
-	s := &stream{fd: fd, pump: pump{dst: dst, ring: ring}, done: done}
+	p.AddTapped(fd, dst, ring, nil, done)
+}
+
+// AddTapped is Add that also shows every read of fd to tap, as it comes
+// and before it is cut into lines. fd may be a terminal's master side
+// (a pty): it ends as a pipe does once every process has closed the
+// terminal, with EIO instead of end of file.
+func (p *Poller) AddTapped(fd int, dst Destination, ring *Ring, tap Tap, done func()) {
+	s := &stream{fd: fd, pump: pump{dst: dst, ring: ring, tap: tap}, done: done}
 	p.mu.Lock()
 	err := errors.New("output: poller closed")
 	if !p.closed {
@@ -98,14 +112,14 @@ func (p *Poller) Add(fd int, dst Destination, ring *Ring, done func()) {
 	}
 	p.mu.Unlock()
 	if err != nil {
-		go pumpAlone(fd, dst, ring, done)
+		go pumpAlone(fd, dst, ring, tap, done)
 	}
 }
 
 // pumpAlone pumps fd with Pump, for a pipe epoll does not take.
-func pumpAlone(fd int, dst Destination, ring *Ring, done func()) {
+func pumpAlone(fd int, dst Destination, ring *Ring, tap Tap, done func()) {
 	f := os.NewFile(uintptr(fd), "pipe")
-	_ = Pump(f, dst, ring)
+	_ = pumpTapped(f, dst, ring, tap)
 	_ = f.Close()
 	done()
 }
@@ -195,7 +209,7 @@ func (p *Poller) forget(s *stream) {
 func (s *stream) readAll() (ended bool) {
 	p := &s.pump
 	if p.buf == nil {
-		p.buf = getBuffer()
+		p.buf = getBuffer(s.busy)
 	}
 	for {
 		n, err := unix.Read(s.fd, p.buf[p.held:])
@@ -203,9 +217,11 @@ func (s *stream) readAll() (ended bool) {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
-			if p.held == 0 && len(p.buf) == minBuffer {
-				putBuffer(p.buf)
-				p.buf = nil
+			if p.held == 0 {
+				s.busy = len(p.buf) == maxBuffer
+				if putBuffer(p.buf) {
+					p.buf = nil
+				}
 			}
 			return false
 		case err != nil || n == 0:
@@ -215,9 +231,42 @@ func (s *stream) readAll() (ended bool) {
 		p.take(n)
 		if full {
 			p.grow()
+			// A buffer larger than the kernel's pipe could not fill:
+			// the pipe grows with it.
+			if len(p.buf) > 64<<10 && !s.enlarged {
+				s.enlarged = true
+				growPipe(s.fd)
+			}
 		}
 	}
 }
+
+// growPipe raises the capacity of a busy stream's pipe (one that was full
+// when read) from the kernel's 64 KiB to maxBuffer, as far as /proc/sys/fs/pipe-max-size allows: the
+// process then writes a MiB before it waits for taskmasterd, and
+// taskmasterd reads a MiB each time it wakes. The kernel allocates a pipe's
+// pages as they are written, so a pipe that empties costs no more than
+// before. A terminal is not a pipe, and a refusal (the user's limit on pipe
+// buffers) leaves the pipe as it was: either way nothing changes but speed.
+func growPipe(fd int) {
+	if size := pipeSize(); size > 64<<10 {
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, size)
+	}
+}
+
+// pipeSize is the capacity growPipe asks for: maxBuffer, or
+// /proc/sys/fs/pipe-max-size if that is lower.
+var pipeSize = sync.OnceValue(func() int {
+	b, err := os.ReadFile("/proc/sys/fs/pipe-max-size")
+	if err != nil {
+		return maxBuffer
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n <= 0 {
+		return maxBuffer
+	}
+	return min(n, maxBuffer)
+})
 
 // end passes on the stream's last line, closes its pipe and tells its
 // owner.
@@ -279,14 +328,34 @@ func (p *Poller) Shutdown(ctx context.Context) error {
 	return errors.Join(err, p.ep.Close())
 }
 
-// buffers holds the minBuffer-byte buffers of idle streams.
-var buffers = sync.Pool{New: func() any { return new([minBuffer]byte) }}
+// buffers holds the minBuffer-byte buffers of idle streams, bigBuffers
+// the maxBuffer-byte ones of busy streams that paused: an idle stream holds
+// no buffer, however busy it was.
+var (
+	buffers    = sync.Pool{New: func() any { return new([minBuffer]byte) }}
+	bigBuffers = sync.Pool{New: func() any { return new([maxBuffer]byte) }}
+)
 
-func getBuffer() []byte { return buffers.Get().(*[minBuffer]byte)[:] }
-
-// putBuffer gives back a buffer of minBuffer bytes; it drops others.
-func putBuffer(b []byte) {
-	if len(b) == minBuffer {
-		buffers.Put((*[minBuffer]byte)(b))
+// getBuffer returns a buffer of maxBuffer bytes for a busy stream, of
+// minBuffer bytes for another.
+func getBuffer(busy bool) []byte {
+	if busy {
+		return bigBuffers.Get().(*[maxBuffer]byte)[:]
 	}
+	return buffers.Get().(*[minBuffer]byte)[:]
+}
+
+// putBuffer gives back a buffer of minBuffer or maxBuffer bytes, and
+// reports whether it took it: a stream keeps a buffer of another size, one
+// that is still growing.
+func putBuffer(b []byte) bool {
+	switch len(b) {
+	case minBuffer:
+		buffers.Put((*[minBuffer]byte)(b))
+	case maxBuffer:
+		bigBuffers.Put((*[maxBuffer]byte)(b))
+	default:
+		return false
+	}
+	return true
 }

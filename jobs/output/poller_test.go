@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -302,4 +303,65 @@ func TestPollerShutdownGivesUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, p.Shutdown(ctx), context.DeadlineExceeded)
+}
+
+// pipeFull is a Destination that, on each call, waits until the writer has
+// filled the pipe again (or is done), so that every read the Poller makes
+// finds a full pipe: a process that writes faster than its output is
+// taken.
+type pipeFull struct {
+	recorder
+	t    *testing.T
+	w    int         // the pipe's write end
+	done atomic.Bool // the writer has written everything
+}
+
+func (d *pipeFull) WriteLines(p []byte) {
+	d.recorder.WriteLines(p)
+	// Called from the Poller's goroutine: errors are reported, not fatal.
+	for deadline := time.Now().Add(10 * time.Second); !d.done.Load(); time.Sleep(50 * time.Microsecond) {
+		size, err := unix.FcntlInt(uintptr(d.w), unix.F_GETPIPE_SZ, 0)
+		held, err2 := unix.IoctlGetInt(d.w, unix.TIOCINQ) // FIONREAD
+		if err != nil || err2 != nil || time.Now().After(deadline) {
+			d.t.Errorf("waiting for a full pipe: %v, %v", err, err2)
+			return
+		}
+		if held > size-4096 { // full: the first page may be partly read
+			return
+		}
+	}
+}
+
+// A stream whose pipe is full when read grows its buffer past the kernel's
+// 64 KiB pipe, and its pipe with it, so that it is read a MiB at a time;
+// every line still arrives whole, and once the stream pauses it holds no
+// buffer.
+func TestPollerBusyStreamGrowsItsPipe(t *testing.T) {
+	p := newPoller(t)
+	r, w := rawPipe(t)
+	before, err := unix.FcntlInt(w.Fd(), unix.F_GETPIPE_SZ, 0)
+	require.NoError(t, err)
+	require.Less(t, before, pipeSize(), "the kernel's default pipe is smaller than what growPipe asks for")
+	dst := &pipeFull{t: t, w: int(w.Fd())}
+	p.Add(r, dst, nil, func() {})
+	line := strings.Repeat("p", 63) + "\n"
+	in := strings.Repeat(line, (4<<20)/len(line))
+	_, err = w.WriteString(in)
+	require.NoError(t, err)
+	dst.done.Store(true)
+	after, err := unix.FcntlInt(w.Fd(), unix.F_GETPIPE_SZ, 0)
+	require.NoError(t, err)
+	require.Equal(t, pipeSize(), after, "the busy stream's pipe grew")
+	require.Eventually(t, func() bool { return len(dst.lines(t)) == len(in)/len(line) }, 10*time.Second, time.Millisecond)
+	require.Equal(t, splitLines(in), dst.lines(t))
+	require.Eventually(t, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, s := range p.streams {
+			if s.draining || s.pump.buf != nil || !s.busy {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, time.Millisecond, "a busy stream that pauses gives its full-size buffer back")
 }

@@ -189,7 +189,7 @@ func TestPumpBusyStreamGrowsToFullReads(t *testing.T) {
 	first := slices.IndexFunc(src.sizes, func(n int) bool { return n > MaxLine/2 })
 	require.GreaterOrEqual(t, first, 0, "reads reach full size: %v", src.sizes)
 	require.LessOrEqual(t, first, 10, "the buffer doubles on each full read: %v", src.sizes)
-	require.LessOrEqual(t, slices.Max(src.sizes), MaxLine+1)
+	require.LessOrEqual(t, slices.Max(src.sizes), maxBuffer)
 }
 
 func TestPumpLongLineGrowsThenCuts(t *testing.T) {
@@ -214,4 +214,24 @@ func TestPumpLongLineGrowsThenCuts(t *testing.T) {
 			require.Equal(t, strings.Join(want, ""), string(kept))
 		})
 	}
+}
+
+// A busy stream's read of a MiB can hold many lines, long ones among them:
+// each line over MaxLine is cut as if it had come in small reads.
+func TestPumpCutsLongLinesInsideOneRead(t *testing.T) {
+	long := strings.Repeat("L", 3*MaxLine+5)
+	exact := strings.Repeat("M", MaxLine)
+	in := "a\n" + long + "\nb\n" + exact + "\n" + strings.Repeat("s\n", 1000) + long[:MaxLine+1]
+	var dst recorder
+	ring := NewRing(8 * MaxLine)
+	p := pump{dst: &dst, ring: ring, buf: make([]byte, maxBuffer)}
+	p.take(copy(p.buf, in))
+	p.finish()
+	want := append([]string{"a\n", long[:MaxLine] + "\n", long[MaxLine:2*MaxLine] + "\n",
+		long[2*MaxLine:3*MaxLine] + "\n", long[3*MaxLine:] + "\n", "b\n", exact + "\n"},
+		splitLines(strings.Repeat("s\n", 1000))...)
+	want = append(want, long[:MaxLine]+"\n", "L\n")
+	require.Equal(t, want, dst.lines(t))
+	kept, _, _ := ring.Since(0)
+	require.Equal(t, strings.Join(want, ""), string(kept))
 }

@@ -116,11 +116,13 @@ func TestRingWaitEndsWithContext(t *testing.T) {
 
 func TestRingWaitForAFutureSeqSleepsThroughSmallerWrites(t *testing.T) {
 	r := NewRing(64)
-	woke := make(chan error, 1)
-	go func() { woke <- r.Wait(context.Background(), 5) }()
+	// Wait returns at once for any seq behind the ring's end: write first,
+	// so that Wait(5) can only sleep.
 	for range 5 {
 		_, _ = r.Write([]byte("x"))
 	}
+	woke := make(chan error, 1)
+	go func() { woke <- r.Wait(context.Background(), 5) }()
 	select {
 	case err := <-woke:
 		t.Fatalf("Wait(5) returned after 5 bytes: %v", err)

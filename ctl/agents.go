@@ -1,0 +1,106 @@
+package ctl
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/taskmaster/taskmaster/ctlproto"
+)
+
+// agentInfo is one agent of the agents reply (docs/fleet.md).
+type agentInfo struct {
+	ID        string    `json:"id"`
+	Address   string    `json:"address"`
+	State     string    `json:"state"`
+	Since     time.Time `json:"since"`
+	Connected time.Time `json:"connected_since"`
+	RTTMillis float64   `json:"rtt_ms"`
+	Version   string    `json:"version"`
+	Reason    string    `json:"reason"`
+	Jobs      int       `json:"jobs"`
+	Running   int       `json:"running"`
+	Unhealthy int       `json:"unhealthy"`
+}
+
+// runAgents lists a fleet manager's agents.
+func runAgents(s *session, _ []string) int {
+	resp, err := s.do(ctlproto.CmdAgents, "", nil, 0)
+	if err != nil {
+		return s.failed(err)
+	}
+	if resp.Kind != ctlproto.KindStatus {
+		return s.refused("agents", resp)
+	}
+	if s.opts.json {
+		fmt.Fprintf(s.out, "%s\n", resp.Data)
+		return ExitOK
+	}
+	var reply struct {
+		Agents []agentInfo `json:"agents"`
+	}
+	if err := json.Unmarshal(resp.Data, &reply); err != nil {
+		fmt.Fprintf(s.errw, "taskmasterctl: agents: bad reply from taskmasterd: %v\n", err)
+		return ExitFail
+	}
+	if len(reply.Agents) == 0 {
+		fmt.Fprintln(s.out, "no agents")
+		return ExitOK
+	}
+	writeAgents(s.out, reply.Agents, s.now())
+	return ExitOK
+}
+
+// writeAgents prints the agents table.
+func writeAgents(w io.Writer, agents []agentInfo, now time.Time) {
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "AGENT\tADDRESS\tSTATE\tSINCE\tRTT\tVERSION\tJOBS\tRUNNING\tUNHEALTHY\tDETAIL")
+	for _, a := range agents {
+		rtt := "-"
+		if a.RTTMillis > 0 && a.State == "connected" {
+			rtt = strconv.FormatFloat(a.RTTMillis, 'f', 1, 64) + "ms"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", oneLine(a.ID), oneLine(a.Address), oneLine(a.State),
+			humanize(now.Sub(a.Since)), rtt, oneLine(orDash(a.Version)), a.Jobs, a.Running, a.Unhealthy, oneLine(a.Reason))
+	}
+	tw.Flush()
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if line != "" {
+			io.WriteString(w, strings.TrimRight(line, " \n")+"\n")
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// hasAgents reports whether any job runs on a fleet agent.
+func hasAgents(jobs []jobStatus) bool {
+	for _, j := range jobs {
+		if j.Agent != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// agentCell is the AGENT cell of a job's rows: "-" for the manager's own.
+func agentCell(j jobStatus) string {
+	switch {
+	case j.Agent == "":
+		return "-"
+	case j.AgentState != "":
+		return j.Agent + " (" + j.AgentState + ")"
+	}
+	return j.Agent
+}

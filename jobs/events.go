@@ -1,0 +1,187 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+// The kinds of events.
+const (
+	// InstanceChanged: an instance moved from one state to another.
+	InstanceChanged EventKind = iota + 1
+	// FileChanged: a job file was loaded for the first time, changed,
+	// removed, or found invalid.
+	FileChanged
+	// ShuttingDown: taskmasterd began to stop every job.
+	ShuttingDown
+	// Snapshot: the state of every job, as Subscription.Snapshot asked.
+	Snapshot
+)
+
+// Event is one change of the supervisor's state, or a snapshot of it.
+// Events reach each subscriber in the order they happened; a snapshot sits
+// among them where it was taken, so that the snapshot followed by the
+// events after it is the exact current state.
+type Event struct {
+	Kind     EventKind
+	Time     time.Time
+	Instance InstanceEvent // for InstanceChanged
+	File     FileEvent     // for FileChanged
+	Jobs     []JobStatus   // for Snapshot
+	Tag      any           // for Snapshot: what Snapshot was given
+}
+
+// InstanceEvent is the state change of one instance.
+type InstanceEvent struct {
+	Job      string
+	Instance string // NAME:N
+	Index    int
+	From     string // the state it left
+	Process         // the instance as it is now
+}
+
+// Process is the state of one instance, as events and snapshots carry it.
+type Process = ProcessStatus
+
+// The changes a FileEvent reports.
+const (
+	FileAdded   = "added"
+	FileUpdated = "changed"
+	FileRemoved = "removed"
+	FileInvalid = "invalid"
+)
+
+// FileEvent is a change of one job file, as a reload applied it.
+type FileEvent struct {
+	Job    string
+	Change string // FileAdded, FileUpdated, FileRemoved or FileInvalid
+	Error  string // for FileInvalid: why the file is not used
+}
+
+// DefaultEventBuffer is the number of events a subscriber may fall behind
+// by before it loses its subscription. Events travel as pointers, shared by
+// every subscriber, so a buffer costs 8 bytes per event.
+const DefaultEventBuffer = 1024
+
+// Subscription receives the supervisor's events. A subscriber that falls
+// more than its buffer behind is dropped rather than allowed to slow the
+// supervisor down or make it keep events without bound: Lost is closed
+// and no event comes any more. C is closed when the subscription ends:
+// after Close, after Lost, or when the supervisor stops. Events are shared
+// by every subscriber: they must not be changed.
+type Subscription struct {
+	C <-chan *Event
+
+	sup  *Supervisor
+	c    chan *Event
+	lost chan struct{}
+}
+
+// Subscribe returns a subscription to the events that happen from now on,
+// with room for buffer events (DefaultEventBuffer if not positive).
+func (s *Supervisor) Subscribe(buffer int) (*Subscription, error) {
+	if buffer <= 0 {
+		buffer = DefaultEventBuffer
+	}
+	c := make(chan *Event, buffer)
+	sub := &Subscription{C: c, sup: s, c: c, lost: make(chan struct{})}
+	if err := s.call(func() { s.subs[sub] = struct{}{} }); err != nil {
+		return nil, err
+	}
+	return sub, nil
+}
+
+// Lost is closed when the subscriber fell too far behind and events were
+// dropped: what it knows of the jobs is no longer exact.
+func (sub *Subscription) Lost() <-chan struct{} { return sub.lost }
+
+// ErrSubscriptionEnded is returned by Snapshot on a subscription that has
+// ended.
+var ErrSubscriptionEnded = errors.New("subscription ended")
+
+// Snapshot puts an event holding the status of every job into the
+// subscription, after the events that happened before it and before the
+// ones after. It returns ErrStopped if the supervisor has stopped, and
+// ErrSubscriptionEnded if the subscription has.
+func (sub *Subscription) Snapshot(ctx context.Context, tag any) error {
+	s := sub.sup
+	var ended error
+	err := s.call(func() {
+		if _, ok := s.subs[sub]; !ok {
+			ended = ErrSubscriptionEnded
+			return
+		}
+		jobs := make([]JobStatus, 0, len(s.jobs))
+		for _, j := range s.allJobs() {
+			jobs = append(jobs, jobStatus(j, j.live()))
+		}
+		s.send(sub, &Event{Kind: Snapshot, Time: s.now(), Jobs: jobs, Tag: tag})
+	})
+	if err != nil {
+		return err
+	}
+	return ended
+}
+
+// Close ends the subscription; C is closed.
+func (sub *Subscription) Close() {
+	s := sub.sup
+	_ = s.call(func() { s.unsubscribe(sub) })
+}
+
+// publish sends ev to every subscriber. It never blocks: a subscriber
+// whose buffer is full is dropped.
+func (s *Supervisor) publish(ev *Event) {
+	for sub := range s.subs {
+		s.send(sub, ev)
+	}
+}
+
+func (s *Supervisor) send(sub *Subscription, ev *Event) {
+	select {
+	case sub.c <- ev:
+	default:
+		close(sub.lost)
+		s.unsubscribe(sub)
+	}
+}
+
+func (s *Supervisor) unsubscribe(sub *Subscription) {
+	if _, ok := s.subs[sub]; ok {
+		delete(s.subs, sub)
+		close(sub.c)
+	}
+}
+
+// closeSubscriptions ends every subscription when Run returns.
+func (s *Supervisor) closeSubscriptions() {
+	for sub := range s.subs {
+		s.unsubscribe(sub)
+	}
+}
+
+// publishInstance tells subscribers that in moved from the state from.
+func (s *Supervisor) publishInstance(in *instance, from State) {
+	if len(s.subs) == 0 {
+		return
+	}
+	s.publish(&Event{Kind: InstanceChanged, Time: in.since, Instance: InstanceEvent{
+		Job: in.job.name, Instance: in.name, Index: in.index, From: from.String(), Process: processStatus(in),
+	}})
+}
+
+// publishFile tells subscribers that a reload applied a change of a job file.
+func (s *Supervisor) publishFile(job, change string, err error) {
+	if len(s.subs) == 0 {
+		return
+	}
+	ev := &Event{Kind: FileChanged, Time: s.now(), File: FileEvent{Job: job, Change: change}}
+	if err != nil {
+		ev.File.Error = err.Error()
+	}
+	s.publish(ev)
+}

@@ -1,0 +1,88 @@
+package sigcatch
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// NoPreempt is the GODEBUG setting that stops the Go runtime from sending
+// SIGURG to its own threads to preempt goroutines.
+const NoPreempt = "asyncpreemptoff=1"
+
+// linkedGODEBUG is the GODEBUG default linked into the runtime: `make
+// build` links asyncpreemptoff=1 as runtime.godebugDefault, and says so
+// here (both with -X), so that the runtime starts without async
+// preemption and no re-exec is needed. A plain `go build` leaves it empty.
+var linkedGODEBUG string
+
+// PreemptionOff reports whether the Go runtime started with async
+// preemption off: the environment's GODEBUG decides when it sets
+// asyncpreemptoff, else the linked default does. Only then is every
+// SIGURG one that someone else sent.
+func PreemptionOff() bool {
+	godebug := os.Getenv("GODEBUG")
+	if strings.Contains(godebug, NoPreempt) {
+		return true
+	}
+	return !strings.Contains(godebug, "asyncpreemptoff=") && strings.Contains(linkedGODEBUG, NoPreempt)
+}
+
+// Caught are the signals a process receives once CatchAll has run.
+type Caught struct {
+	// Child receives SIGCHLD. It has room for one: SIGCHLDs coalesce, and
+	// one pending value is enough to make a reaper look again.
+	Child chan os.Signal
+	// Other receives every other catchable signal.
+	Other chan os.Signal
+}
+
+// Catchable are the signals CatchAll catches through os/signal: all of
+// them but SIGKILL and SIGSTOP (which cannot be caught), SIGPROF (the Go
+// runtime takes it for its profiler and never passes it on), SIGCHLD
+// (which has its own channel), 32 and 34 (which os/signal cannot catch:
+// Notify does) and 33 (which the runtime keeps for itself and ignores
+// when it comes from elsewhere). SIGURG is caught only if PreemptionOff:
+// else the runtime's own would come too. The realtime signals 35 to 64
+// are caught too, so that none of them can kill the process by its
+// default action.
+func Catchable() []os.Signal {
+	var sigs []os.Signal
+	for n := syscall.Signal(1); n <= 64; n++ {
+		switch n {
+		case syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGPROF, syscall.SIGCHLD, 32, 33, 34:
+			continue
+		case syscall.SIGURG:
+			if !PreemptionOff() {
+				continue
+			}
+		}
+		sigs = append(sigs, n)
+	}
+	return sigs
+}
+
+// CatchAll starts catching every catchable signal: SIGCHLD on Child, the
+// Catchable ones and Signals on Other. Caught signals are reset to their
+// default action in children at exec, so children start with default
+// signal handling (signal.Ignore would not do: an ignored signal stays
+// ignored across exec).
+//
+// Each signal os/signal enables costs a round trip between the caller and
+// the runtime's signal-mask goroutine, which is locked to its thread: a
+// caller that is not locked to its own thread (as the main goroutine is
+// during package initialisation) needs half the thread switches.
+//
+// The error says when Notify cannot catch 32 and 34 (on an architecture
+// it has no handler for): then either signal still ends the process.
+func CatchAll() (*Caught, error) {
+	c := &Caught{Child: make(chan os.Signal, 1), Other: make(chan os.Signal, 64)}
+	signal.Notify(c.Child, syscall.SIGCHLD)
+	signal.Notify(c.Other, Catchable()...)
+	if err := Notify(c.Other); err != nil {
+		return c, fmt.Errorf("signals 32 and 34 cannot be caught and would end taskmasterd: %w", err)
+	}
+	return c, nil
+}

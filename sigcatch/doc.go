@@ -1,0 +1,22 @@
+// Package sigcatch catches the signals that os/signal cannot: on Linux the
+// Go runtime installs no handler for signals 32 and 34 (the C library's
+// thread-cancellation signal and musl's SIGSYNCCALL, see Go issue 39343),
+// and signal.Notify does nothing for them, so their default action applies
+// and either one terminates a Go program. For an init, which must outlive
+// every signal but SIGKILL and SIGSTOP, that is a crash anyone who may
+// signal it can cause.
+//
+// Ignoring them (SIG_IGN) would not do: an ignored signal stays ignored
+// across exec, so every job would start deaf to SIGRTMIN. Instead sigcatch
+// installs a handler of its own, a few instructions of assembly that write
+// the signal number to a pipe and return. A handled signal is reset to its
+// default action at exec, so children start as they would under any other
+// parent; the handler runs without touching the Go runtime's state, on the
+// thread's alternate signal stack that the runtime sets up for every
+// thread; and a goroutine reading the pipe passes each signal on to a
+// channel, as os/signal does.
+//
+// Signal 33, the third signal the runtime reserves, needs nothing: the
+// runtime handles it itself (it uses it for per-thread system calls) and
+// ignores it when it comes from elsewhere.
+package sigcatch

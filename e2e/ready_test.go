@@ -133,7 +133,13 @@ func TestReadyNotifySocket(t *testing.T) {
 	p = d.awaitProcess("api:0", 10*time.Second, "RUNNING", func(p processStatus) bool { return p.State == "RUNNING" })
 	require.Equal(t, "ready: READY=1", p.Detail)
 	require.Equal(t, "ready", p.NotifyStatus)
-	lines := readLines(out)
+	// The program notes "ready" after it has sent READY=1: taskmasterd
+	// may have heard it first.
+	var lines []string
+	eventually(t, 10*time.Second, func() bool {
+		lines = readLines(out)
+		return len(lines) >= 3
+	}, "the program's lines: %q", lines)
 	require.Len(t, lines, 3, "%q", lines)
 	require.Equal(t, "socket "+sock, lines[1])
 	require.True(t, strings.HasPrefix(lines[2], "ready "), "%q", lines)

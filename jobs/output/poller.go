@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -20,7 +21,8 @@ import (
 // One epoll instance watches every pipe, each registered for one event at a
 // time (EPOLLONESHOT). The epoll descriptor is itself watched by the Go
 // runtime's poller, so no thread blocks in epoll_wait. When a pipe has data,
-// a goroutine drains it until the pipe is empty, and only then is the pipe
+// a goroutine drains it until the pipe is empty (a busy stream's drain
+// first waits a moment for more: see linger), and only then is the pipe
 // watched again. A stream therefore has at most one goroutine, only while it
 // has something to read, and a Destination that blocks holds up its own
 // stream only: its pipe fills and its process blocks, as with Pump.
@@ -179,7 +181,7 @@ func (p *Poller) run(rc syscall.RawConn) {
 // or until it ends, then closes it.
 func (p *Poller) drain(s *stream) {
 	defer p.drains.Done()
-	ended := s.readAll()
+	ended := s.readAll(true)
 	p.mu.Lock()
 	s.draining = false
 	if !ended && !p.closed {
@@ -205,8 +207,9 @@ func (p *Poller) forget(s *stream) {
 }
 
 // readAll reads until the pipe is empty, and reports whether it ended
-// (end of input or a read error).
-func (s *stream) readAll() (ended bool) {
+// (end of input or a read error). A busy stream lingers first, when
+// linger is true: not at shutdown, where what is left is read at once.
+func (s *stream) readAll(linger bool) (ended bool) {
 	p := &s.pump
 	if p.buf == nil {
 		p.buf = getBuffer(s.busy)
@@ -217,6 +220,9 @@ func (s *stream) readAll() (ended bool) {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
+			if linger && len(p.buf) == maxBuffer && s.linger() {
+				continue
+			}
 			if p.held == 0 {
 				s.busy = len(p.buf) == maxBuffer
 				if putBuffer(p.buf) {
@@ -238,6 +244,43 @@ func (s *stream) readAll() (ended bool) {
 				growPipe(s.fd)
 			}
 		}
+	}
+}
+
+// A busy stream lingers: once its pipe is empty, its drain waits for more
+// in poll(2), for up to lingerTimeout, before it gives the pipe back to
+// epoll. A process that writes without pause refills its pipe within
+// microseconds, and each return to epoll costs an epoll_ctl, a wake-up of
+// the runtime's poller and a new goroutine: about two context switches per
+// MiB, which made PID 1's CPU time, not the copy, the cost of a busy
+// stream. A lingering drain holds a thread blocked in poll, so at most
+// maxLingering streams linger at once; the others go back to epoll, as
+// quiet streams always do, and an idle taskmasterd still never wakes.
+const (
+	lingerTimeout = 100 // milliseconds
+	maxLingering  = 4
+)
+
+// lingering counts the drains waiting in linger.
+var lingering atomic.Int32
+
+// linger waits up to lingerTimeout for s's pipe to have data again, or to
+// end, and reports whether it did. It reports false at once when
+// maxLingering drains linger already.
+func (s *stream) linger() bool {
+	if lingering.Add(1) > maxLingering {
+		lingering.Add(-1)
+		return false
+	}
+	defer lingering.Add(-1)
+	fds := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, lingerTimeout)
+		if err == unix.EINTR {
+			continue
+		}
+		// Readable, hung up or in error: the next read says which.
+		return err == nil && n > 0
 	}
 }
 
@@ -313,7 +356,7 @@ func (p *Poller) Shutdown(ctx context.Context) error {
 		defer close(ended)
 		for _, s := range idle {
 			// The pipe may hold output whose event run has not handled yet.
-			s.readAll()
+			s.readAll(false)
 			s.end()
 		}
 		p.drains.Wait()

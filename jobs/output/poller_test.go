@@ -365,3 +365,60 @@ func TestPollerBusyStreamGrowsItsPipe(t *testing.T) {
 		return true
 	}, 10*time.Second, time.Millisecond, "a busy stream that pauses gives its full-size buffer back")
 }
+
+// A lingering drain takes data that comes while it waits, reports a pipe
+// that stays empty once its time is up, and an ended pipe at once; past
+// maxLingering drains, a stream does not linger at all.
+func TestPollerLinger(t *testing.T) {
+	fd, w := rawPipe(t)
+	t.Cleanup(func() { unix.Close(fd) })
+	s := &stream{fd: fd}
+
+	_, err := w.Write([]byte("more\n"))
+	require.NoError(t, err)
+	require.True(t, s.linger(), "data waiting")
+
+	var buf [16]byte
+	_, err = unix.Read(fd, buf[:])
+	require.NoError(t, err)
+	start := time.Now()
+	require.False(t, s.linger(), "nothing came")
+	require.GreaterOrEqual(t, time.Since(start), lingerTimeout*time.Millisecond)
+
+	lingering.Store(maxLingering)
+	_, err = w.Write([]byte("more\n"))
+	require.NoError(t, err)
+	require.False(t, s.linger(), "too many lingering already")
+	lingering.Store(0)
+
+	require.NoError(t, w.Close())
+	require.True(t, s.linger(), "the pipe ended: the next read says so")
+	require.Zero(t, lingering.Load())
+}
+
+// A busy stream, whose drain lingers once its pipe is empty, loses
+// nothing and is read twice nothing: what it writes after a pause arrives
+// once, whether the lingering drain or a new one reads it.
+func TestPollerBusyStreamLingers(t *testing.T) {
+	p := newPoller(t)
+	fd, w := rawPipe(t)
+	rec := &recorder{}
+	done := make(chan struct{})
+	p.Add(fd, rec, nil, func() { close(done) })
+
+	line := strings.Repeat("x", 1023) + "\n"
+	n := 4 * maxBuffer / len(line)
+	_, err := w.WriteString(strings.Repeat(line, n))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(rec.lines(t)) == n }, 10*time.Second, time.Millisecond)
+	_, err = w.WriteString("after a pause\n")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(rec.lines(t)) == n+1 }, 10*time.Second, time.Millisecond)
+	require.Equal(t, "after a pause\n", rec.lines(t)[n])
+	p.mu.Lock()
+	require.Len(t, p.streams, 1)
+	p.mu.Unlock()
+	require.NoError(t, w.Close())
+	waitDone(t, done)
+	require.Len(t, rec.lines(t), n+1)
+}

@@ -17,8 +17,8 @@ import (
 
 	"github.com/taskmaster/taskmaster/control"
 	"github.com/taskmaster/taskmaster/ctlproto"
-	"github.com/taskmaster/taskmaster/internal/jobstest"
 	"github.com/taskmaster/taskmaster/jobs"
+	"github.com/taskmaster/taskmaster/jobs/jobstest"
 )
 
 // wait bounds every wait of the tests: long, as a busy machine needs, and

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskmaster/taskmaster/control"
-	"github.com/taskmaster/taskmaster/internal/jobstest"
 	"github.com/taskmaster/taskmaster/jobs"
+	"github.com/taskmaster/taskmaster/jobs/jobstest"
 )
 
 // pipeConn is an in-memory Conn: the test is the client at the other end.

@@ -150,6 +150,9 @@ type attachSession struct {
 	tty    *os.File
 	screen *screen
 	code   chan int
+	// before is the terminal's mode before Main started, which attach
+	// must restore: read after, it could be attach's raw mode already.
+	before *unix.Termios
 }
 
 func startAtTerminal(t *testing.T, addr string, args ...string) *attachSession {
@@ -158,6 +161,7 @@ func startAtTerminal(t *testing.T, addr string, args ...string) *attachSession {
 	require.NoError(t, err)
 	require.NoError(t, pty.Setsize(ptmx, &pty.Winsize{Rows: 50, Cols: 200}))
 	a := &attachSession{t: t, ptmx: ptmx, tty: tty, screen: &screen{}, code: make(chan int, 1)}
+	a.before = a.termios()
 	copied := make(chan struct{})
 	go func() {
 		io.Copy(a.screen, ptmx)
@@ -223,7 +227,7 @@ func raw(tio *unix.Termios) bool { return tio.Lflag&(unix.ICANON|unix.ECHO|unix.
 func TestAttachTerminal(t *testing.T) {
 	sd := startStreamDaemon(t, true)
 	a := startAtTerminal(t, sd.addr, "attach", "console")
-	before := a.termios()
+	before := a.before
 	require.False(t, raw(before))
 	<-sd.streams
 	a.awaitRaw()
@@ -260,7 +264,7 @@ func TestAttachDetach(t *testing.T) {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			sd := startStreamDaemon(t, true)
 			a := startAtTerminal(t, sd.addr, tc.args...)
-			before := a.termios()
+			before := a.before
 			<-sd.streams
 			a.awaitRaw() // keys typed before would be the terminal's (Ctrl-Q: flow control)
 			a.typeKeys(tc.keys)
@@ -279,7 +283,7 @@ func TestAttachDetach(t *testing.T) {
 func TestAttachReadOnly(t *testing.T) {
 	sd := startStreamDaemon(t, false)
 	a := startAtTerminal(t, sd.addr, "attach", "web")
-	before := a.termios()
+	before := a.before
 	st := <-sd.streams
 	a.waitFor(`taskmasterctl: web:0 has no terminal (its job has no "tty": true): its output follows; input is not possible (ctrl-p,ctrl-q or Ctrl-C ends)`)
 	require.NoError(t, st.Send(&ctlproto.Response{Kind: ctlproto.KindOutput, Data: []byte("line one\nline two\n")}))
@@ -297,7 +301,7 @@ func TestAttachReadOnly(t *testing.T) {
 func TestAttachConnectionLost(t *testing.T) {
 	sd := startStreamDaemon(t, true)
 	a := startAtTerminal(t, sd.addr, "attach", "console")
-	before := a.termios()
+	before := a.before
 	st := <-sd.streams
 	require.NoError(t, st.Close())
 	require.Equal(t, ExitUnreachable, a.exitCode())

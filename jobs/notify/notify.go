@@ -24,9 +24,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/taskmaster/taskmaster/internal/epoll"
 )
 
 // maxSocketPath is the longest path a unix socket address holds, less the
@@ -36,9 +37,8 @@ const maxSocketPath = len(unix.RawSockaddrUnix{}.Path) - 1
 // Hub owns the sockets and pipes of every process, and the one goroutine
 // that reads them. The zero value is not usable: call NewHub.
 type Hub struct {
-	dir  string
-	ep   *os.File // the epoll instance
-	epfd int
+	dir string
+	ep  *epoll.Epoll
 
 	mu      sync.Mutex
 	sources map[uint64]source // by id, the epoll data of its events
@@ -64,25 +64,13 @@ func NewHub(parents ...string) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	ep, err := epoll.New()
 	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, os.NewSyscallError("epoll_create1", err)
-	}
-	// Non-blocking, so that os.NewFile hands it to the runtime's poller.
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		_ = unix.Close(epfd)
-		_ = os.RemoveAll(dir)
-		return nil, os.NewSyscallError("fcntl", err)
-	}
-	h := &Hub{dir: dir, ep: os.NewFile(uintptr(epfd), "epoll"), epfd: epfd, sources: map[uint64]source{}}
-	rc, err := h.ep.SyscallConn()
-	if err != nil {
-		_ = h.ep.Close()
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	go h.run(rc)
+	h := &Hub{dir: dir, ep: ep, sources: map[uint64]source{}}
+	go h.run(ep)
 	return h, nil
 }
 
@@ -126,7 +114,7 @@ func (h *Hub) add(s source) error {
 	id := h.nextID
 	*s.key() = id
 	ev := &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(id), Pad: int32(id >> 32)}
-	if err := unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, s.fd(), ev); err != nil {
+	if err := h.ep.Ctl(unix.EPOLL_CTL_ADD, s.fd(), ev); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
 	h.sources[id] = s
@@ -147,29 +135,17 @@ func (h *Hub) forget(id uint64) {
 	s := h.sources[id]
 	delete(h.sources, id)
 	if !h.closed {
-		_ = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_DEL, s.fd(), nil)
+		_ = h.ep.Ctl(unix.EPOLL_CTL_DEL, s.fd(), nil)
 	}
 	s.close()
 }
 
 // run reads the sources that have something to read, until Close.
-func (h *Hub) run(rc syscall.RawConn) {
+func (h *Hub) run(ep *epoll.Epoll) {
 	events := make([]unix.EpollEvent, 64)
 	for {
-		n := 0
-		var waitErr error
-		err := rc.Read(func(fd uintptr) bool {
-			for {
-				n, waitErr = unix.EpollWait(int(fd), events, 0)
-				if waitErr != unix.EINTR {
-					break
-				}
-			}
-			// Not done while nothing is ready: the runtime then waits
-			// until the epoll descriptor is readable.
-			return n != 0 || waitErr != nil
-		})
-		if err != nil || waitErr != nil {
+		n, err := ep.Wait(events)
+		if err != nil {
 			return // closed
 		}
 		h.mu.Lock()

@@ -8,9 +8,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/taskmaster/taskmaster/internal/epoll"
 )
 
 // Poller pumps the read ends of many pipes, line by line, as Pump does for
@@ -32,8 +33,7 @@ import (
 // (maxBuffer) gets a full-size one from a pool when its pipe has data
 // again: a busy stream is likely to be busy again.
 type Poller struct {
-	ep   *os.File // the epoll instance
-	epfd int      // ep's descriptor, for epoll_ctl
+	ep *epoll.Epoll
 
 	mu      sync.Mutex
 	streams map[uint64]*stream // by id, the epoll data of the stream's events
@@ -57,22 +57,12 @@ type stream struct {
 // NewPoller returns a Poller with no streams. Close it to free its
 // descriptor and goroutine.
 func NewPoller() (*Poller, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	ep, err := epoll.New()
 	if err != nil {
-		return nil, os.NewSyscallError("epoll_create1", err)
-	}
-	// Non-blocking, so that os.NewFile hands it to the runtime's poller.
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		_ = unix.Close(epfd)
-		return nil, os.NewSyscallError("fcntl", err)
-	}
-	p := &Poller{ep: os.NewFile(uintptr(epfd), "epoll"), epfd: epfd, streams: make(map[uint64]*stream)}
-	rc, err := p.ep.SyscallConn()
-	if err != nil {
-		_ = p.ep.Close()
 		return nil, err
 	}
-	go p.run(rc)
+	p := &Poller{ep: ep, streams: make(map[uint64]*stream)}
+	go p.run(ep)
 	return p, nil
 }
 
@@ -100,7 +90,7 @@ func (p *Poller) AddTapped(fd int, dst Destination, ring *Ring, tap Tap, done fu
 		p.nextID++
 		s.id = p.nextID
 		if err = unix.SetNonblock(fd, true); err == nil {
-			err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, s.event())
+			err = p.ep.Ctl(unix.EPOLL_CTL_ADD, fd, s.event())
 			if err != nil {
 				// Blocking again for pumpAlone: should the runtime's
 				// poller refuse it too (epoll is full), a non-blocking
@@ -132,24 +122,11 @@ func (s *stream) event() *unix.EpollEvent {
 }
 
 // run waits for pipes with data and starts a drain for each, until Close.
-func (p *Poller) run(rc syscall.RawConn) {
+func (p *Poller) run(ep *epoll.Epoll) {
 	events := make([]unix.EpollEvent, 64)
 	for {
-		n := 0
-		var waitErr error
-		err := rc.Read(func(fd uintptr) bool {
-			for {
-				n, waitErr = unix.EpollWait(int(fd), events, 0)
-				if waitErr != unix.EINTR {
-					break
-				}
-			}
-			// Done unless nothing is ready: the runtime then waits until
-			// the epoll descriptor is readable, that is, until some pipe
-			// is.
-			return n != 0 || waitErr != nil
-		})
-		if err != nil || waitErr != nil {
+		n, err := ep.Wait(events)
+		if err != nil {
 			return // closed (epoll_wait fails on nothing else)
 		}
 		p.mu.Lock()
@@ -185,7 +162,7 @@ func (p *Poller) drain(s *stream) {
 	p.mu.Lock()
 	s.draining = false
 	if !ended && !p.closed {
-		if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, s.fd, s.event()); err == nil {
+		if err := p.ep.Ctl(unix.EPOLL_CTL_MOD, s.fd, s.event()); err == nil {
 			p.mu.Unlock()
 			return
 		}
@@ -202,7 +179,7 @@ func (p *Poller) forget(s *stream) {
 		// Removed from epoll before it is closed: a child being forked
 		// now holds a copy of the descriptor until it execs, which would
 		// keep the closed one registered.
-		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
+		_ = p.ep.Ctl(unix.EPOLL_CTL_DEL, s.fd, nil)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/taskmaster/taskmaster/internal/epoll"
 )
 
 func newPoller(t *testing.T) *Poller {
@@ -228,7 +230,7 @@ func TestPollerCloseReadsWhatIsLeft(t *testing.T) {
 	done := make(chan struct{})
 	p.Add(r, &dst, nil, func() { close(done) })
 	// Stand for an event not handled yet: the pipe is no longer watched.
-	require.NoError(t, unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, r, nil))
+	require.NoError(t, p.ep.Ctl(unix.EPOLL_CTL_DEL, r, nil))
 	_, err = w.WriteString("last words\nno newline")
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
@@ -271,12 +273,12 @@ func TestPollerFallbackIsBlocking(t *testing.T) {
 	var dst recorder
 	done := make(chan struct{})
 	p.mu.Lock()
-	epfd := p.epfd
-	p.epfd = -1 // epoll_ctl fails
+	ep := p.ep
+	p.ep = new(epoll.Epoll) // descriptor 0, no epoll instance: epoll_ctl fails
 	p.mu.Unlock()
 	p.Add(r, &dst, nil, func() { close(done) })
 	p.mu.Lock()
-	p.epfd = epfd
+	p.ep = ep
 	p.mu.Unlock()
 	flags, err := unix.FcntlInt(uintptr(r), unix.F_GETFL, 0)
 	require.NoError(t, err)

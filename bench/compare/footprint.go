@@ -44,10 +44,14 @@ func (b *bench) footprint(ctx context.Context) (string, error) {
 		return "", err
 	}
 	b.footprintChecks(setups, mem, idle)
+	image, imageErr := b.imageSize(ctx)
+	if imageErr == nil {
+		b.check("image under 15 MB", image < 15e6, "%.2f MB", float64(image)/1e6)
+	}
 	var sb strings.Builder
 	sb.WriteString("## 6. Footprint\n\n")
 	sb.WriteString(b.memoryReport(setups, mem))
-	sb.WriteString(b.sizeReport())
+	sb.WriteString(b.sizeReport(image, imageErr))
 	sb.WriteString(b.idleReport(idle))
 	return sb.String(), nil
 }
@@ -156,7 +160,7 @@ func memSampleOf(pid int) (memSample, error) {
 // memoryReport is the memory table: the setups, then the Go floor.
 func (b *bench) memoryReport(setups []memSetup, mem [][]memSample) string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "**Memory**: resident (RSS) and proportional (PSS: shared pages divided among the processes sharing them) set size of the daemon process itself, from `/proc/PID/smaps_rollup`, with one job (supervisord: one program) of 1 and of %d instances of `%s` (`numprocs`), measured %g s after every process is RUNNING. The four daemons run at the same time, each as PID 1 of its own PID namespace; the jobs' own memory is not counted. RSS is split in two: **anon**, the process's own memory (heap, stacks, the Go runtime's arenas), and **file**, the pages of its program file it has mapped: shared with the page cache and with every other process running the same program, dropped and read again under memory pressure, and mapped by the kernel in blocks around each page touched (fault-around), so that a big static program shows more of itself than it runs. The last row is `gofloor` (section 8) asleep: what the Go runtime alone keeps resident. Median (min–max) of %d fresh starts; MiB = 2^20 bytes, MB = 10^6 bytes.\n\n",
+	fmt.Fprintf(&sb, "**Memory**: resident (RSS) and proportional (PSS: shared pages divided among the processes sharing them) set size of the daemon process itself, from `/proc/PID/smaps_rollup`, with one job (supervisord: one program) of 1 and of %d instances of `%s` (`numprocs`), measured %g s after every process is RUNNING. The four daemons run at the same time, each as PID 1 of its own PID namespace, taskmasterd with its HTTP listener on (dashboard, live link, metrics), as it is by default; the jobs' own memory is not counted. RSS is split in two: **anon**, the process's own memory (heap, stacks, the Go runtime's arenas), and **file**, the pages of its program file it has mapped: shared with the page cache and with every other process running the same program, dropped and read again under memory pressure, and mapped by the kernel in blocks around each page touched (fault-around), so that a big static program shows more of itself than it runs. The last row is `gofloor` (section 8) asleep: what the Go runtime alone keeps resident. Median (min–max) of %d fresh starts; MiB = 2^20 bytes, MB = 10^6 bytes.\n\n",
 		b.footprintN, sleeper, b.settle.Seconds(), b.runs)
 	sb.WriteString("| daemon | processes | RSS MiB | RSS MB | anon MiB | file MiB | PSS MiB |\n|---|---|---|---|---|---|---|\n")
 	row := func(name, procs string, samples []memSample) {
@@ -206,7 +210,7 @@ func (b *bench) footprintChecks(setups []memSetup, mem [][]memSample, idle []idl
 		rss := summarize(memColumn(mem[i], rssOf)).median * 1024 // bytes
 		anon := summarize(memColumn(mem[i], func(m memSample) uint64 { return m.anon })).median * 1024
 		floor := summarize(memColumn(mem[len(setups)], rssOf)).median * 1024
-		b.check(fmt.Sprintf("idle RSS under 10 MB with %d processes", m.procs), rss < 10e6,
+		b.check(fmt.Sprintf("idle RSS under 10 MB with %d processes, HTTP listener on", m.procs), rss < 10e6,
 			"%.2f MB (%.2f MiB), median of %d; of it %.2f MB anonymous (the Go floor: %.2f MB RSS)", rss/1e6, rss/(1<<20), len(mem[i]), anon/1e6, floor/1e6)
 	}
 	if fi, err := os.Stat(b.taskmasterd); err == nil {
@@ -214,12 +218,12 @@ func (b *bench) footprintChecks(setups []memSetup, mem [][]memSample, idle []idl
 			"%.2f MB, %s", float64(fi.Size())/1e6, linking(b.taskmasterd))
 	}
 	tm := idle[0]
-	b.check(fmt.Sprintf("zero CPU ticks while idle (%d processes, %g s)", b.idleProcs, b.window.Seconds()),
+	b.check(fmt.Sprintf("zero CPU ticks while idle (%d processes, %g s, HTTP listener on, a dashboard connected)", b.idleProcs, b.window.Seconds()),
 		tm.ticks == 0, "%d ticks (%s ms of CPU by schedstat)", tm.ticks, num(float64(tm.cpu)/1e6))
 }
 
 // sizeReport is the table of the programs' sizes on disk.
-func (b *bench) sizeReport() string {
+func (b *bench) sizeReport(image int64, imageErr error) string {
 	var sb strings.Builder
 	sb.WriteString("\n**Program size**: bytes on disk of each program file (taskmaster's as `make build` makes them: static, stripped). A dynamically linked program also maps the shared libraries it names, which other programs share. supervisord is a Python program: its size is the interpreter named on its `#!` line plus the files of its Debian package (`dpkg -L supervisor`), without the Python standard library it imports.\n\n")
 	sb.WriteString("| program | bytes | MiB | linking |\n|---|---|---|---|\n")
@@ -228,6 +232,11 @@ func (b *bench) sizeReport() string {
 	}
 	if floor, err := b.goFloor(); err == nil {
 		sb.WriteString(sizeRow("gofloor (section 8)", floor))
+	}
+	if imageErr != nil {
+		fmt.Fprintf(&sb, "| taskmaster image | n/a (%v) | | |\n", imageErr)
+	} else {
+		fmt.Fprintf(&sb, "| taskmaster image (the repository's `Dockerfile`: `FROM scratch`, the two programs above; `docker image inspect`) | %d | %s | — |\n", image, num(float64(image)/(1<<20)))
 	}
 	interp := shebang(b.supervisord)
 	if interp != "" {
@@ -315,6 +324,7 @@ type idleSetup struct {
 	procs   int // its sleep processes
 	start   func() (*proc, error)
 	running func(ctx context.Context, p *proc) error // waits until it is at rest
+	release func()                                   // if not nil, ends what running set up
 }
 
 // idleSample is what one setup used over the idle window.
@@ -346,6 +356,33 @@ func (b *bench) idleSetups() []idleSetup {
 			running: func(ctx context.Context, _ *proc) error { return waitRunning(ctx, s, jobs*per) },
 		}
 	}
+	// taskmasterd idles as it would be watched: its HTTP listener on, and
+	// a dashboard connected to the live link, registered and holding the
+	// snapshot of every job, as the dashboard's page is once loaded.
+	var tmd *supervisor
+	var dashboard *linkClient
+	tm := idleSetup{name: fmt.Sprintf("taskmasterd, %d jobs × %d, a dashboard connected", jobs, per), procs: jobs * per,
+		start: func() (*proc, error) {
+			var err error
+			if tmd, err = b.startTaskmasterd("taskmasterd", taskmasterdJobs(jobs, per, ""), nil); err != nil {
+				return nil, err
+			}
+			return tmd.proc, nil
+		},
+		running: func(ctx context.Context, _ *proc) error {
+			if err := waitRunning(ctx, tmd, jobs*per); err != nil {
+				return err
+			}
+			var err error
+			dashboard, err = dialDashboard(ctx, tmd.http)
+			return err
+		},
+		release: func() {
+			if dashboard != nil {
+				dashboard.c.CloseNow()
+			}
+		},
+	}
 	single := func(name string, argv ...string) idleSetup {
 		return idleSetup{name: name, procs: 1,
 			start: func() (*proc, error) {
@@ -355,9 +392,7 @@ func (b *bench) idleSetups() []idleSetup {
 		}
 	}
 	return []idleSetup{
-		sup(fmt.Sprintf("taskmasterd, %d jobs × %d", jobs, per), func() (*supervisor, error) {
-			return b.startTaskmasterd("taskmasterd", taskmasterdJobs(jobs, per, ""), nil)
-		}),
+		tm,
 		sup(fmt.Sprintf("supervisord, %d programs × %d", jobs, per), func() (*supervisor, error) {
 			return b.startSupervisord("supervisord", supervisordPrograms(jobs, per, ""), nil)
 		}),
@@ -372,6 +407,11 @@ func (b *bench) idleWindow(ctx context.Context) ([]idleSample, error) {
 	setups := b.idleSetups()
 	procs := make([]*proc, 0, len(setups))
 	defer func() {
+		for _, s := range setups {
+			if s.release != nil {
+				s.release()
+			}
+		}
 		for _, p := range procs {
 			p.stop()
 		}
@@ -476,7 +516,7 @@ func cpuTicks(pid int) (uint64, error) {
 // idleReport is the idle table.
 func (b *bench) idleReport(idle []idleSample) string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\n**Idle**: what each daemon used while nothing happened, over a single window of %s s (one window, no repetitions: %d windows would take too long; the four run at the same time, each as PID 1 of its own PID namespace), starting %g s after every process was RUNNING. Every job is `%s`. CPU ticks are utime + stime of the whole process from `/proc/PID/stat`, in ticks of %v (USER_HZ); CPU time is the sum of its threads' `/proc/PID/task/*/schedstat`, in ns; context switches are its threads', voluntary + involuntary, from `/proc/PID/task/*/status`. supervisord wakes up every second to poll its processes; tini waits for signals with a 1 s timeout.\n\n",
+	fmt.Fprintf(&sb, "\n**Idle**: what each daemon used while nothing happened, over a single window of %s s (one window, no repetitions: %d windows would take too long; the four run at the same time, each as PID 1 of its own PID namespace), starting %g s after every process was RUNNING. Every job is `%s`. CPU ticks are utime + stime of the whole process from `/proc/PID/stat`, in ticks of %v (USER_HZ); CPU time is the sum of its threads' `/proc/PID/task/*/schedstat`, in ns; context switches are its threads', voluntary + involuntary, from `/proc/PID/task/*/status`. taskmasterd's HTTP listener is on (as it is in every section) and a client of the live link is connected to it as the dashboard's page is once loaded: registered, holding the snapshot of every job. supervisord wakes up every second to poll its processes; tini waits for signals with a 1 s timeout.\n\n",
 		num(idle[0].elapsed.Seconds()), b.runs, b.settle.Seconds(), sleeper, clockTick)
 	sb.WriteString("| daemon | CPU ticks | CPU ms | CPU µs/s | context switches | switches/s | threads |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range idle {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/sys/unix"
 
 	"github.com/taskmaster/taskmaster/ctlproto"
 )
@@ -139,7 +140,7 @@ func (b *bench) latencyRun(ctx context.Context, k int) (latencyRun, error) {
 func (b *bench) linkFanOut(ctx context.Context) (string, error) {
 	k := b.linkClients[len(b.linkClients)-1]
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "Fan-out under load: taskmasterd runs %d instances of `/bin/sh -c 'sleep 1.2; exit 1'` (restarted at once on every exit: `autorestart` true, `starttime` 0), which make about %d state changes a second (one per restart), and a job of %d sleeping instances, stopped then started over the control protocol %d times; each `stop` and `start` is answered once the instances are gone, or RUNNING. With K clients connected, every change is sent to each of them; the clients run in a process of their own at the idle scheduling class (`chrt --idle`), so that they take only the CPU time taskmasterd leaves and what shows is taskmasterd's cost of pushing to them. Median (min–max) in ms. **taskmasterd CPU** (its threads' schedstat) and **write syscalls** (`syscw` of `/proc/PID/io`) are taskmasterd's totals over all the stops and starts: they depend much less on the machine's load than the times.\n\n", b.linkLoopers, b.linkLoopers*5/6, b.linkBatch, b.runs)
+	fmt.Fprintf(&sb, "Fan-out under load: taskmasterd runs %d instances of `/bin/sh -c 'sleep 1.2; exit 1'` (restarted at once on every exit: `autorestart` true, `starttime` 0), which make about %d state changes a second (one per restart), and a job of %d sleeping instances, stopped then started over the control protocol %d times; each `stop` and `start` is answered once the instances are gone, or RUNNING. With K clients connected, every change is sent to each of them; the clients register, then their process moves to the idle scheduling class (`SCHED_IDLE`), so that they take only the CPU time taskmasterd leaves and what shows is taskmasterd's cost of pushing to them. Median (min–max) in ms. **taskmasterd CPU** (its threads' schedstat) and **write syscalls** (`syscw` of `/proc/PID/io`) are taskmasterd's totals over all the stops and starts: they depend much less on the machine's load than the times.\n\n", b.linkLoopers, b.linkLoopers*5/6, b.linkBatch, b.runs)
 	sb.WriteString("| clients | start ms | stop ms | events delivered | taskmasterd CPU ms | write syscalls |\n|---|---|---|---|---|---|\n")
 	counts := []int{0, 10, k}
 	if k <= 10 {
@@ -235,16 +236,19 @@ type clientProcess struct {
 }
 
 // startClientProcess starts k clients of the live link at addr in a
-// process of their own, at the idle scheduling class (chrt --idle), so
-// that they take only the CPU time that taskmasterd and its jobs leave:
-// what is measured is taskmasterd's cost of pushing events to them, not
-// theirs of reading them. It returns once every client has registered.
+// process of their own, which moves to the idle scheduling class
+// (SCHED_IDLE) once every client has registered, so that they then take
+// only the CPU time that taskmasterd and its jobs leave: what is measured
+// is taskmasterd's cost of pushing events to them, not theirs of reading
+// them. They register at the normal class: at the idle one, on a busy
+// machine, a client could wait longer for the CPU than its handshake may
+// last. It returns once every client has registered.
 func startClientProcess(ctx context.Context, addr string, k int) (*clientProcess, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, "chrt", "--idle", "0", self, linkClientsArg, addr, strconv.Itoa(k))
+	cmd := exec.CommandContext(ctx, self, linkClientsArg, addr, strconv.Itoa(k))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -255,7 +259,7 @@ func startClientProcess(ctx context.Context, addr string, k int) (*clientProcess
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("chrt --idle (util-linux): %w", err)
+		return nil, err
 	}
 	p := &clientProcess{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
 	if line, err := p.out.ReadString('\n'); err != nil || line != "ready\n" {
@@ -285,8 +289,8 @@ func (p *clientProcess) kill() {
 }
 
 // linkClientsMain is the client process: ADDR K. It prints "ready" once K
-// clients have registered, counts their events until its stdin closes,
-// then prints the count.
+// clients have registered and it runs at the idle scheduling class,
+// counts their events until its stdin closes, then prints the count.
 func linkClientsMain(args []string) int {
 	if len(args) != 2 {
 		fmt.Fprintln(os.Stderr, "usage: compare -link-clients ADDR K")
@@ -300,6 +304,9 @@ func linkClientsMain(args []string) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cs, err := dialClients(ctx, args[0], k)
+	if err == nil {
+		err = idleClass()
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -320,6 +327,30 @@ func linkClientsMain(args []string) int {
 	}
 	fmt.Println(total)
 	return 0
+}
+
+// idleClass moves every thread of this process to the idle scheduling
+// class. The class is per thread: each is moved, and threads the runtime
+// starts later inherit it from the thread that starts them, which is then
+// one of these. A second pass catches a thread started during the first.
+func idleClass() error {
+	for range 2 {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return err
+		}
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil {
+				continue
+			}
+			attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}
+			if err := unix.SchedSetAttr(tid, &attr, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("sched_setattr(%d, SCHED_IDLE): %w", tid, err)
+			}
+		}
+	}
+	return nil
 }
 
 // linkClient is one registered client of the live link.
@@ -368,6 +399,34 @@ func dialLink(ctx context.Context, addr string) (*linkClient, error) {
 		return nil, err
 	}
 	return lc, nil
+}
+
+// dialDashboard connects to the live link at addr as the dashboard's
+// page does once loaded: registered, with the snapshot of every job
+// (list_jobs_request) read. Nothing reads the connection afterwards, so
+// that the client costs the measurement nothing.
+func dialDashboard(ctx context.Context, addr string) (*linkClient, error) {
+	lc, err := dialLink(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req := `{"seq":2,"type":"list_jobs_request","data":{}}`
+	if err := lc.c.Write(ctx, websocket.MessageText, []byte(req)); err != nil {
+		lc.c.CloseNow()
+		return nil, err
+	}
+	for {
+		m, err := lc.read(ctx)
+		if err != nil {
+			lc.c.CloseNow()
+			return nil, fmt.Errorf("list_jobs_request: %w", err)
+		}
+		if m.Type == "list_jobs_response" {
+			return lc, nil
+		}
+	}
 }
 
 func closeClients(cs []*linkClient) {

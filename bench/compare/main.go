@@ -237,6 +237,7 @@ func (b *bench) report(ctx context.Context, todo []section, quick bool) (string,
 	var body strings.Builder
 	failed := false
 	took := make([]time.Duration, len(todo))
+	startLoad := loadAverage() // the header is written last
 	for i, s := range todo {
 		load := loadAverage()
 		t0 := time.Now()
@@ -256,7 +257,7 @@ func (b *bench) report(ctx context.Context, todo []section, quick bool) (string,
 	}
 	fmt.Fprintf(&body, "\nLoad average at the end: %s; the whole run took %.0f s.\n", loadAverage(), time.Since(started).Seconds())
 	durations := b.durationTable(todo, took, quick)
-	return b.header(quick) + "\n" + b.targetTable() + body.String() + durations, failed
+	return b.header(quick, startLoad) + "\n" + b.targetTable() + body.String() + durations, failed
 }
 
 // durationTable is how long each section took, against the budget of the

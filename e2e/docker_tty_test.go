@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -21,14 +22,39 @@ func testDockerSingleCommandOnATerminal(t *testing.T, e *dockerEnv) {
 	tm.expect("ready\r\n")
 	tm.typeKeys("hello, world\r")
 	tm.expect("read: hello, world\r\n")
-	tm.resize(40, 100)
-	tm.expect("winch\r\n") // docker resized the container's terminal: SIGWINCH reached CMD
-	tm.typeKeys("\r")
-	tm.expect("40 100\r\n")
+	resizeContainer(tm, 40, 100)
 	tm.typeKeys("\x03")
 	tm.expect("got INT\r\n")
 	require.Equal(t, 42, tm.awaitCode(code))
 	require.Equal(t, "42", docker(t, "inspect", "-f", "{{.State.ExitCode}}", name))
+}
+
+// resizeContainer resizes the window and waits until docker has given
+// the container's terminal that size: after each SIGWINCH CMD reports,
+// Enter makes it print its size. docker's client also sends the window's
+// size when it starts, and on a busy machine that request can reach the
+// daemon after the one of the resize (a failed run showed a SIGWINCH after
+// which the size was still 24 80): each new try is one row taller, so that
+// docker's client sends the size once more and the newest one wins.
+func resizeContainer(tm *terminal, rows, cols uint16) {
+	tm.t.Helper()
+	var sizes []string
+	for try := range uint16(5) {
+		want := fmt.Sprintf("%d %d", rows+try, cols)
+		tm.resize(rows+try, cols)
+		tm.expect("winch\r\n") // docker resized the container's terminal: SIGWINCH reached CMD
+		tm.typeKeys("\r")
+		tm.expect("read: \r\n")
+		size := tm.nextLine()
+		for size == "winch" { // a later SIGWINCH's trap ran before stty
+			size = tm.nextLine()
+		}
+		if size == want {
+			return
+		}
+		sizes = append(sizes, size)
+	}
+	tm.t.Fatalf("the container's terminal never took the window's size; after each try it was %q", sizes)
 }
 
 // composeAttach attaches to web's console job (a shell on a terminal of

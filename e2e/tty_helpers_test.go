@@ -99,6 +99,23 @@ func (tm *terminal) expect(s string) {
 	}, "the terminal never showed %q; after the last match it shows:\n%q", s, rest)
 }
 
+// nextLine waits for the next whole line on the screen after what the
+// last expect saw, returns it without its "\r\n", and moves past it.
+func (tm *terminal) nextLine() string {
+	tm.t.Helper()
+	var line, rest string
+	eventually(tm.t, 15*time.Second, func() bool {
+		rest = tm.screen.String()[tm.seen:]
+		i := strings.Index(rest, "\r\n")
+		if i < 0 {
+			return false
+		}
+		line, tm.seen = rest[:i], tm.seen+i+2
+		return true
+	}, "the terminal never ended a line; after the last match it shows:\n%q", rest)
+	return line
+}
+
 // resize changes the window's size, as dragging its corner does: the
 // foreground process group gets SIGWINCH.
 func (tm *terminal) resize(rows, cols uint16) {

@@ -89,9 +89,10 @@ type Supervisor struct {
 	done     chan struct{}
 	critical chan Critical
 
-	reloading sync.Mutex    // held by Reload from reading the directory to applying it
-	files     jobfile.Cache // the job files last read, under reloading
-	afterLoad func()        // tests: runs between reading the directory and applying it
+	reloading  sync.Mutex    // held by Reload from reading the directory to applying it
+	files      jobfile.Cache // the job files last read, under reloading
+	afterLoad  func()        // tests: runs between reading the directory and applying it
+	otherEvent func(any)     // tests: handles events of a type handle does not know
 
 	// Owned by the Run goroutine.
 	jobs            map[string]*job
@@ -149,10 +150,13 @@ func (s *Supervisor) Run(ctx context.Context) {
 			f()
 		case ev := <-s.events:
 			s.handle(ev)
-			// And the ones already queued: the starttime timers of a
-			// job's instances all fire at once, and settle, which looks
-			// at every instance, need not run after each.
-			for len(s.events) > 0 { // Run is the only receiver
+			// And the ones already queued, no more: the starttime timers
+			// of a job's instances all fire at once, and settle, which
+			// looks at every instance, need not run after each. Draining
+			// until the queue is empty instead would starve requests
+			// while instances crash-loop, since their timers keep coming
+			// as fast as their restarts are handled.
+			for range len(s.events) { // Run is the only receiver
 				s.handle(<-s.events)
 			}
 		case <-s.exits.ready:
@@ -233,6 +237,10 @@ func (s *Supervisor) handle(ev any) {
 		s.leftoverTimerFired(ev.g)
 	case wheelTick:
 		s.wheelFired(ev)
+	default:
+		if s.otherEvent != nil {
+			s.otherEvent(ev)
+		}
 	}
 }
 

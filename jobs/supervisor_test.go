@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -526,4 +527,42 @@ func TestManyExitsAtOnceNeverBlockTheReaper(t *testing.T) {
 	close(release)
 	h.await("many", Exited)
 	require.Len(t, h.states("many"), n)
+}
+
+// Requests are served while events keep coming: crash-looping instances
+// post their timers about as fast as their restarts are handled, and a
+// live-link client's registration or a status must not wait for a pause
+// that never comes. Here each event takes 100 µs to handle (a spawn takes
+// longer) and eight posters keep the queue full.
+func TestRequestsAreServedUnderAStreamOfEvents(t *testing.T) {
+	s := New(Config{Dir: t.TempDir(), Starter: newFakeStarter(), Clock: newFakeClock()})
+	s.otherEvent = func(any) { time.Sleep(100 * time.Microsecond) }
+	ctx, cancel := context.WithCancel(context.Background())
+	go s.Run(ctx)
+	defer func() { cancel(); <-s.done }()
+	stop := make(chan struct{})
+	var posters sync.WaitGroup
+	for range 8 {
+		posters.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					s.post(struct{}{})
+				}
+			}
+		})
+	}
+	defer func() { close(stop); posters.Wait() }()
+	for range 20 {
+		served := make(chan error, 1)
+		go func() { served <- s.call(func() {}) }()
+		select {
+		case err := <-served:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("a request waited 10 s behind a stream of events")
+		}
+	}
 }

@@ -4,8 +4,15 @@ import (
 	"context"
 	"io"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"testing"
+	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskmaster/taskmaster/jobs"
@@ -54,4 +61,96 @@ func TestHealthMetrics(t *testing.T) {
 		require.Contains(t, out, line+"\n")
 	}
 	require.NotContains(t, out, `taskmaster_instances_health{health="checking",job="plain"}`)
+}
+
+// families scrapes the handler with an Accept header and decodes the
+// answer with the Prometheus exposition library, which is how a scraper
+// reads it.
+func families(t *testing.T, sup Supervisor, accept string) map[string]*dto.MetricFamily {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	Handler(Sources{Supervisor: sup, Version: "v1.2.3"}).ServeHTTP(rec, req)
+	require.Equal(t, 200, rec.Code)
+	format := expfmt.ResponseFormat(rec.Result().Header)
+	dec := expfmt.NewDecoder(rec.Result().Body, format)
+	out := map[string]*dto.MetricFamily{}
+	for {
+		var f dto.MetricFamily
+		err := dec.Decode(&f)
+		if err == io.EOF {
+			return out
+		}
+		require.NoError(t, err, "a scraper could not read the %s answer", format)
+		out[f.GetName()] = &f
+	}
+}
+
+func value(t *testing.T, fams map[string]*dto.MetricFamily, name string) float64 {
+	t.Helper()
+	f, ok := fams[name]
+	require.True(t, ok, "no %s", name)
+	require.Len(t, f.Metric, 1, name)
+	m := f.Metric[0]
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	return m.Gauge.GetValue()
+}
+
+// The process and Go metrics say what the kernel and the runtime say:
+// files opened show in process_open_fds, the start time is the test's
+// process's, the resident size is not zero.
+func TestProcessMetrics(t *testing.T) {
+	testStart := time.Now()
+	before := families(t, &fakeSup{}, "")
+	var opened []*os.File
+	for i := range 10 {
+		f, err := os.Create(filepath.Join(t.TempDir(), strconv.Itoa(i)))
+		require.NoError(t, err)
+		opened = append(opened, f)
+	}
+	t.Cleanup(func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	})
+	after := families(t, &fakeSup{}, "")
+	require.Equal(t, value(t, before, "process_open_fds")+10, value(t, after, "process_open_fds"))
+
+	start := value(t, after, "process_start_time_seconds")
+	require.LessOrEqual(t, start, float64(testStart.Unix()+1), "the process started before the test")
+	require.Greater(t, start, float64(testStart.Add(-10*time.Minute).Unix()), "the test binary is not that old")
+	require.Greater(t, value(t, after, "process_resident_memory_bytes"), float64(1<<20))
+	require.GreaterOrEqual(t, value(t, after, "process_virtual_memory_bytes"), value(t, after, "process_resident_memory_bytes"))
+	require.Greater(t, value(t, after, "process_cpu_seconds_total"), 0.0)
+	require.Greater(t, value(t, after, "process_max_fds"), value(t, after, "process_open_fds"))
+	require.GreaterOrEqual(t, value(t, after, "go_goroutines"), 1.0)
+	require.Greater(t, value(t, after, "go_memstats_heap_alloc_bytes"), 0.0)
+	require.Equal(t, runtime.Version(), after["go_info"].Metric[0].Label[0].GetValue())
+	require.Equal(t, "v1.2.3", after["taskmaster_build_info"].Metric[0].Label[0].GetValue())
+}
+
+// A scraper that asks for the protobuf format gets it, with the same
+// families as the text.
+func TestMetricsFormatIsNegotiated(t *testing.T) {
+	sup := &fakeSup{st: []jobs.JobStatus{{Name: "web", Processes: []jobs.ProcessStatus{{Name: "web:0", State: "RUNNING"}}}}}
+	text := families(t, sup, "")
+	proto := families(t, sup, "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+	require.Equal(t, len(text), len(proto))
+	require.Len(t, proto["taskmaster_instances"].Metric, len(states))
+}
+
+// Samples come in the order of their labels' values, the same at every
+// scrape, whatever the order of the jobs.
+func TestMetricsAreSorted(t *testing.T) {
+	sup := &fakeSup{stats: jobs.Stats{Jobs: map[string]jobs.JobStats{"b": {}, "c": {}, "a": {}}}}
+	out := scrape(t, sup)
+	a := `taskmaster_restarts_total{job="a"} 0` + "\n"
+	b := `taskmaster_restarts_total{job="b"} 0` + "\n"
+	c := `taskmaster_restarts_total{job="c"} 0` + "\n"
+	require.Contains(t, out, a+b+c)
 }

@@ -134,8 +134,8 @@ func parseFlags(args []string) (*bench, *options, error) {
 	fs.StringVar(&b.spawnloop, "spawnloop", "", "the C spawn baseline (default ROOT/bin/bench-spawnloop)")
 	fs.StringVar(&b.orphanStorm, "orphanstorm", "", "the C orphan maker (default ROOT/bin/bench-orphanstorm)")
 	fs.StringVar(&b.svg, "svg", "", "write the spawn chart (SVG) to this file")
-	fs.StringVar(&o.spawnNs, "n", "", "comma-separated instance counts for the spawn and stop sections (default 10,100,500,1000; -quick 10,100)")
-	fs.StringVar(&o.scaleNs, "scale-n", "", "comma-separated instance counts for the scale section (default 5000,10000; -quick 100,200)")
+	fs.StringVar(&o.spawnNs, "n", "", "comma-separated instance counts for the spawn and stop sections (default 10,100,500,1000; -quick 10,50)")
+	fs.StringVar(&o.scaleNs, "scale-n", "", "comma-separated instance counts for the scale section (default 5000,10000; -quick 50,100)")
 	fs.StringVar(&o.only, "only", "", "comma-separated sections to run: "+sectionNames())
 	fs.BoolVar(&o.quick, "quick", false, "few, short runs: to check the benchmark itself, not for numbers")
 	fs.StringVar(&o.out, "o", "", "also write the report to this file")
@@ -304,19 +304,19 @@ func (b *bench) defaults(quick bool) {
 	b.goCount, b.goBenchtime = 3, "1s"
 	if quick {
 		b.runs = 1
-		b.spawnNs = []int{10, 100}
-		b.crashes = 5
+		b.spawnNs = []int{10, 50}
+		b.crashes = 3
 		b.ctlProcs, b.ctlRuns, b.rpcRuns = 20, 5, 20
 		b.throughput, b.clients = 300*time.Millisecond, []int{1, 16}
 		b.orphanCount = 1000
 		b.footprintN, b.idleProcs = 100, 20
-		b.settle, b.window = time.Second, 3*time.Second
+		b.settle, b.window = 500*time.Millisecond, time.Second
 		b.outputBytes = 64 << 20
 		b.singleRuns = 20
 		b.linkClients, b.linkCycles, b.linkLoopers, b.linkBatch = []int{1, 10}, 10, 20, 20
-		b.healthN, b.healthWindow = 5, 3*time.Second
+		b.healthN, b.healthWindow = 5, 2*time.Second
 		b.fleetAgents, b.fleetStatusRuns = 50, 5
-		b.scaleNs, b.scaleRuns, b.scaleStatusRuns = []int{100, 200}, 1, 2
+		b.scaleNs, b.scaleRuns, b.scaleStatusRuns = []int{50, 100}, 1, 2
 		b.reloadJobs, b.reloadRuns = 50, 1
 		b.goCount, b.goBenchtime = 1, "100x"
 	}

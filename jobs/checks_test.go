@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/taskmaster/taskmaster/jobs/jobfile"
 )
 
 // The transitions of ready and health checks, on fake processes and a
@@ -441,4 +444,44 @@ func TestReadyHTTPSSelfSigned(t *testing.T) {
 	h.reload()
 	p := h.awaitProcess("web:0", "RUNNING", func(p ProcessStatus) bool { return p.State == "RUNNING" })
 	require.Equal(t, "ready: http "+srv.URL+"/", p.Detail)
+}
+
+// A tcp check's connection ends with a reset, not a FIN: the service sees
+// ECONNRESET, and no socket is left in TIME_WAIT for a minute per check.
+// It asks for no keep-alive probes either.
+func TestTCPCheckClosesWithAReset(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	spec := &jobfile.Probe{Kind: jobfile.ProbeTCP, Addr: ln.Addr().String(), Timeout: 5 * time.Second}
+	require.NoError(t, dialCheck(t.Context(), spec))
+	c := <-accepted
+	defer c.Close()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, err = c.Read(make([]byte, 1))
+	require.ErrorIs(t, err, syscall.ECONNRESET, "the check closed its connection with a FIN")
+	require.Zero(t, timeWaitTo(t, ln.Addr().(*net.TCPAddr).Port), "sockets in TIME_WAIT after the check")
+}
+
+// timeWaitTo counts the IPv4 sockets in TIME_WAIT whose remote port is
+// port, from /proc/net/tcp.
+func timeWaitTo(t *testing.T, port int) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/net/tcp")
+	require.NoError(t, err)
+	n := 0
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 3 && f[3] == "06" && strings.HasSuffix(f[2], fmt.Sprintf(":%04X", port)) {
+			n++
+		}
+	}
+	return n
 }

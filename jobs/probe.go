@@ -96,11 +96,30 @@ func (s *Supervisor) killCheckLeftovers(r *checkRun) {
 	_ = s.cfg.Kill(-r.pid, syscall.SIGKILL)
 }
 
+// checkDialer dials the connections of tcp and http checks, which live
+// for one check. They need no keep-alive probes (Go sets four socket
+// options for them at every dial), and they are closed with a reset
+// (SO_LINGER 0) rather than a FIN: an orderly close leaves the socket in
+// TIME_WAIT for a minute, holding an ephemeral port and a conntrack
+// entry, and 200 checks a second kept 12,000 of them. Kubernetes' probes
+// and HAProxy's checks close theirs the same way.
+var checkDialer = net.Dialer{KeepAlive: -1, Control: resetOnClose}
+
+// resetOnClose sets SO_LINGER 0 on a socket about to connect.
+func resetOnClose(_, _ string, c syscall.RawConn) error {
+	var err error
+	if cerr := c.Control(func(fd uintptr) {
+		err = syscall.SetsockoptLinger(int(fd), syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
+	}); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
 // dialCheck runs a tcp or http check until it passes, fails or ctx ends.
 func dialCheck(ctx context.Context, spec *jobfile.Probe) error {
 	if spec.Kind == jobfile.ProbeTCP {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", spec.Addr)
+		c, err := checkDialer.DialContext(ctx, "tcp", spec.Addr)
 		if err != nil {
 			return timeoutError(ctx, spec, err)
 		}
@@ -166,8 +185,7 @@ func httpCheck(ctx context.Context, spec *jobfile.Probe) error {
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+	conn, err := checkDialer.DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
 	if err != nil {
 		return err
 	}

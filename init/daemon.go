@@ -71,7 +71,7 @@ type daemon struct {
 // Run runs taskmasterd until it shuts down, and returns its exit code.
 // sigs must come from early.Signals: caught before anything else ran.
 func Run(cfg Config, sigs *Signals) int {
-	tuneGC()
+	tuneGC(cfg)
 	d := &daemon{
 		cfg: cfg, sigs: sigs, log: cfg.Logger,
 		hurry: make(chan struct{}), finished: make(chan int, 1), shutdownReq: make(chan struct{}, 1),

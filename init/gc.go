@@ -15,9 +15,14 @@ import (
 // few more collections of a small heap, which cost little.
 const gcPercent = 25
 
-// tuneGC sets gcPercent, unless GOGC says otherwise.
-func tuneGC() {
-	if _, set := os.LookupEnv("GOGC"); !set {
+// tuneGC sets gcPercent when taskmasterd supervises a jobs directory,
+// unless GOGC says otherwise. In plain single-command mode (`docker run
+// IMAGE -- CMD`, no jobs) there are no bursts to trim, and a 1 MiB goal
+// would only collect the garbage of the start-up itself, a collection
+// that cost about 5 ms and 170 page faults of every `taskmasterd --
+// /bin/true` on the machine of docs/benchmarks.md.
+func tuneGC(cfg Config) {
+	if _, set := os.LookupEnv("GOGC"); !set && cfg.LoadJobs {
 		debug.SetGCPercent(gcPercent)
 	}
 }

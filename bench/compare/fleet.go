@@ -76,7 +76,7 @@ func (b *bench) fleet(ctx context.Context) (string, error) {
 	}
 
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "## Fleet\n\n")
+	fmt.Fprintf(&sb, "## 12. Fleet\n\n")
 	fmt.Fprintf(&sb, "One manager taskmasterd (PID 1 of its own namespace, `-fleet-listen` on loopback, no jobs of its own) and %d agents: the benchmark's goroutines, each with its own TLS connection, speaking the real wire (`ClientHello`, then a `JobState` of 2 jobs, answering pings and commands). **Handshakes**: the %d agents join, 32 at a time (TCP, TLS 1.3, hello); the rate counts until the last `ServerHello`. **Memory per idle agent**: the manager's RSS with every agent joined (and its jobs known) less its RSS before, over %d. **Status**: `status` of every job over the control protocol (%d jobs, all of them the agents'), %d times on one connection: the manager answers from the states the agents pushed. **Fan-out**: `stop AGENT/web` for every agent, over 32 control connections at once, until every result is in.\n\n", n, n, n, 2*n, b.fleetStatusRuns)
 	sb.WriteString("| agents | handshakes/s | manager RSS before | with agents | per agent | status p50 ms | status p99 ms | fan-out ms | commands/s |\n|---|---|---|---|---|---|---|---|---|\n")
 	fmt.Fprintf(&sb, "| %d | %.0f | %s | %s | %.1f KiB | %.2f | %.2f | %.0f | %.0f |\n\n", n, float64(n)/joined.Seconds(),

@@ -290,7 +290,7 @@ func (b *bench) healthChecks(samples []healthSample) {
 // healthReport is the section's text.
 func (b *bench) healthReport(samples []healthSample) string {
 	var sb strings.Builder
-	sb.WriteString("## Health checks\n\n")
+	sb.WriteString("## 11. Health checks\n\n")
 	fmt.Fprintf(&sb, "**CPU time of health checks**: %d instances, each checked every second, measured over a window of %s s once every instance was healthy (and %g s more), one setup at a time. Each taskmasterd instance is `%s` in a job of its own, checked against a listener of the benchmark's own on a port of its own (which closes each connection at once), so that what answers costs taskmasterd nothing. CPU is utime + stime from `/proc/PID/stat` in ticks of %v: taskmasterd's own, and that of the processes it reaped in the window (`cutime` + `cstime`: the exec checks). For Docker: `dockerd` and `containerd` (which serve every container of the machine, others' too), and the `containerd-shim` of each container with what it reaped (the `runc exec` and the check of each HEALTHCHECK); each container (`FROM scratch` with busybox, `--network none`) runs `busybox nc -ll -p 8080 -e /bin/true` and `HEALTHCHECK --interval=1s CMD [\"/bin/busybox\", \"nc\", \"127.0.0.1\", \"8080\"]`: Docker's HEALTHCHECK can only run a command in the container.\n\n",
 		b.healthN, num(b.healthWindow.Seconds()), b.settle.Seconds(), sleeper, clockTick)
 	sb.WriteString("| setup | checks | CPU ms (daemon) | CPU ms (reaped: checks) | CPU ms total | % of a core | µs per check |\n|---|---|---|---|---|---|---|\n")

@@ -26,7 +26,7 @@ import (
 // each connected client costs taskmasterd.
 func (b *bench) link(ctx context.Context) (string, error) {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "## Live link\n\n")
+	fmt.Fprintf(&sb, "## 10. Live link\n\n")
 	lat, err := b.linkLatency(ctx)
 	if err != nil {
 		return "", err

@@ -119,11 +119,7 @@ func resetOnClose(_, _ string, c syscall.RawConn) error {
 // dialCheck runs a tcp or http check until it passes, fails or ctx ends.
 func dialCheck(ctx context.Context, spec *jobfile.Probe) error {
 	if spec.Kind == jobfile.ProbeTCP {
-		c, err := checkDialer.DialContext(ctx, "tcp", spec.Addr)
-		if err != nil {
-			return timeoutError(ctx, spec, err)
-		}
-		return c.Close()
+		return timeoutError(ctx, spec, tcpCheck(ctx, spec.Addr))
 	}
 	return timeoutError(ctx, spec, httpCheck(ctx, spec))
 }

@@ -56,7 +56,7 @@ func connectReset(ctx context.Context, ap netip.AddrPort) error {
 	switch err := rawConnect(fd, ap); err {
 	case nil:
 		return closeChecked(fd, nil)
-	case unix.EINPROGRESS:
+	case unix.EINPROGRESS, unix.EINTR: // after EINTR too, the connect goes on (connect(2))
 	default:
 		unix.Close(fd)
 		return os.NewSyscallError("connect", err)

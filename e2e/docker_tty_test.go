@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -29,32 +30,53 @@ func testDockerSingleCommandOnATerminal(t *testing.T, e *dockerEnv) {
 	require.Equal(t, "42", docker(t, "inspect", "-f", "{{.State.ExitCode}}", name))
 }
 
-// resizeContainer resizes the window and waits until docker has given
-// the container's terminal that size: after each SIGWINCH CMD reports,
-// Enter makes it print its size. docker's client also sends the window's
-// size when it starts, and on a busy machine that request can reach the
-// daemon after the one of the resize (a failed run showed a SIGWINCH after
-// which the size was still 24 80): each new try is one row taller, so that
+// resizeContainer resizes the window and waits until the container's
+// terminal has that size and CMD has had a SIGWINCH. docker's client
+// forwards each size to the daemon, which sets it on the container's
+// terminal late on a busy machine: a failed run showed every SIGWINCH
+// followed by the size of the resize before it. So the helper asks for the
+// size (Enter makes CMD print it) until it is the window's, up to a
+// deadline. docker's client also sends the window's size once when it
+// starts, and that request can land after the resize: when the size has
+// not changed for a while, the window grows one row taller, so that
 // docker's client sends the size once more and the newest one wins.
 func resizeContainer(tm *terminal, rows, cols uint16) {
 	tm.t.Helper()
+	tm.resize(rows, cols)
+	resized, winched := time.Now(), false
 	var sizes []string
-	for try := range uint16(5) {
-		want := fmt.Sprintf("%d %d", rows+try, cols)
-		tm.resize(rows+try, cols)
-		tm.expect("winch\r\n") // docker resized the container's terminal: SIGWINCH reached CMD
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
 		tm.typeKeys("\r")
-		tm.expect("read: \r\n")
-		size := tm.nextLine()
-		for size == "winch" { // a later SIGWINCH's trap ran before stty
-			size = tm.nextLine()
-		}
-		if size == want {
+		size, w := tm.sizeAfterEnter()
+		winched = winched || w
+		if winched && size == fmt.Sprintf("%d %d", rows, cols) {
 			return
 		}
-		sizes = append(sizes, size)
+		if len(sizes) == 0 || sizes[len(sizes)-1] != size {
+			sizes, resized = append(sizes, size), time.Now()
+		}
+		if time.Since(resized) > 3*time.Second {
+			rows++
+			tm.resize(rows, cols)
+			resized = time.Now()
+		}
+		time.Sleep(50 * time.Millisecond) // the size has no event of its own but SIGWINCH, which may have come already
 	}
-	tm.t.Fatalf("the container's terminal never took the window's size; after each try it was %q", sizes)
+	tm.t.Fatalf("the container's terminal never took the window's size %d %d (SIGWINCH seen: %v); its sizes were %q",
+		rows, cols, winched, sizes)
+}
+
+// sizeAfterEnter reads the lines CMD prints after an Enter up to its
+// size, and says whether one of them was the SIGWINCH trap's.
+func (tm *terminal) sizeAfterEnter() (size string, winched bool) {
+	tm.t.Helper()
+	for line := tm.nextLine(); line != "read: "; line = tm.nextLine() {
+		winched = winched || line == "winch"
+	}
+	for size = tm.nextLine(); size == "winch"; size = tm.nextLine() { // a trap ran before stty
+		winched = true
+	}
+	return size, winched
 }
 
 // composeAttach attaches to web's console job (a shell on a terminal of

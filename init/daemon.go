@@ -17,6 +17,7 @@ import (
 	"github.com/taskmaster/taskmaster/jobs/output"
 	"github.com/taskmaster/taskmaster/pgstate"
 	"github.com/taskmaster/taskmaster/reaper"
+	"github.com/taskmaster/taskmaster/spawnhelper"
 )
 
 // CommandJob is the job name of the command in single-command mode.
@@ -42,13 +43,16 @@ type daemon struct {
 	sigs   *Signals
 	log    *slog.Logger
 	reaper *reaper.Reaper
-	sup    *jobs.Supervisor
-	files  *output.FileSet
-	poller *output.Poller // reads the jobs' output pipes
-	watch  *dirwatch.Watcher
-	ctl    *controlServer
-	state  *pgstate.Dir // the state directory, when there is one
-	http   *httpServer
+	// spawner starts the jobs' processes, through a helper once
+	// taskmasterd holds many descriptors (package spawnhelper).
+	spawner *spawnhelper.Forker
+	sup     *jobs.Supervisor
+	files   *output.FileSet
+	poller  *output.Poller // reads the jobs' output pipes
+	watch   *dirwatch.Watcher
+	ctl     *controlServer
+	state   *pgstate.Dir // the state directory, when there is one
+	http    *httpServer
 
 	running     sync.WaitGroup // the goroutines start started
 	shutting    atomic.Bool    // read by /healthz
@@ -92,6 +96,7 @@ func (d *daemon) start(ctx context.Context) error {
 	BecomeSubreaper(d.log)
 	d.reaper = reaper.New(d.log)
 	d.running.Go(func() { d.reaper.Run(ctx, d.sigs.Child) })
+	d.spawner = spawnhelper.New(d.reaper, spawnhelper.DefaultThreshold, d.log)
 	reaped, unsubscribe := d.reaper.Subscribe()
 	context.AfterFunc(ctx, unsubscribe)
 	d.files = output.NewFileSet(d.log)
@@ -104,7 +109,7 @@ func (d *daemon) start(ctx context.Context) error {
 	d.sup = jobs.New(jobs.Config{
 		Dir: d.cfg.JobsDir,
 		Starter: jobs.NewStarter(jobs.StarterConfig{
-			Forker: d.reaper,
+			Forker: d.spawner,
 			Env:    jobEnvironment(),
 			Stdout: output.NewConsole(os.Stdout),
 			Stderr: output.NewConsole(os.Stderr),
@@ -361,7 +366,8 @@ func (d *daemon) shutdown(reason string) {
 	go func() {
 		defer giveUp()
 		killed := d.stopJobs(ctx)
-		d.stopAgent() // after the jobs: the manager sees them stop
+		d.stopAgent()     // after the jobs: the manager sees them stop
+		d.spawner.Close() // not a leftover process
 		sw := &sweeper{proc: "/proc", self: os.Getpid(), reaper: d.reaper, grace: d.cfg.Grace, skip: d.hurry, log: d.log}
 		killed += sw.run()
 		d.stopHTTP()

@@ -35,11 +35,11 @@ const (
 	// slots, each dialling, sending a few requests and closing. A client
 	// closes before it frees its slot, but the server forgets a connection
 	// only once its goroutine has read the EOF, so on a loaded machine the
-	// server may briefly count more than we hold; the 8 spare slots absorb
+	// server may briefly count more than we hold; the 16 spare slots absorb
 	// that. Should it still happen, the server's documented answer (fail
 	// "too many connections" as the first reply, then close) is accepted
 	// and counted; any other I/O error fails the test.
-	openConns = ctlproto.DefaultMaxConns - 8
+	openConns = ctlproto.DefaultMaxConns - 16
 	// mixFor is how long the clients run.
 	mixFor = 3 * time.Second
 	// requestTimeout bounds every request, to catch one that is never

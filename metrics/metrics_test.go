@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -126,7 +127,11 @@ func TestProcessMetrics(t *testing.T) {
 	require.Greater(t, start, float64(testStart.Add(-10*time.Minute).Unix()), "the test binary is not that old")
 	require.Greater(t, value(t, after, "process_resident_memory_bytes"), float64(1<<20))
 	require.GreaterOrEqual(t, value(t, after, "process_virtual_memory_bytes"), value(t, after, "process_resident_memory_bytes"))
-	require.Greater(t, value(t, after, "process_cpu_seconds_total"), 0.0)
+	// The kernel counts CPU time in clock ticks (10 ms): a test process
+	// fresh enough may have used none yet. Burn some first.
+	burned := cpuBurnedAtLeast(t, 50*time.Millisecond)
+	cpu := value(t, families(t, &fakeSup{}, ""), "process_cpu_seconds_total")
+	require.GreaterOrEqual(t, cpu, burned.Seconds()-0.02, "two ticks of rounding at most")
 	require.Greater(t, value(t, after, "process_max_fds"), value(t, after, "process_open_fds"))
 	require.GreaterOrEqual(t, value(t, after, "go_goroutines"), 1.0)
 	require.Greater(t, value(t, after, "go_memstats_heap_alloc_bytes"), 0.0)
@@ -154,3 +159,24 @@ func TestMetricsAreSorted(t *testing.T) {
 	c := `taskmaster_restarts_total{job="c"} 0` + "\n"
 	require.Contains(t, out, a+b+c)
 }
+
+// cpuBurnedAtLeast spins until this process has used at least d of CPU,
+// as getrusage counts it, and returns what it has used.
+func cpuBurnedAtLeast(t *testing.T, d time.Duration) time.Duration {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var ru syscall.Rusage
+		require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+		used := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		if used >= d {
+			return used
+		}
+		require.True(t, time.Now().Before(deadline), "used %v of CPU in 30 s", used)
+		for i := 0; i < 1e6; i++ {
+			sink += i
+		}
+	}
+}
+
+var sink int

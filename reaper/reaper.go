@@ -89,9 +89,17 @@ func New(log *slog.Logger) *Reaper {
 // lock), maybe before ForkExec has returned. onExit must not block: the
 // exits reaped after it wait for it. It is not called when ForkExec fails.
 func (r *Reaper) ForkExec(argv0 string, argv []string, attr *syscall.ProcAttr, onExit func(Exit)) (int, error) {
+	return r.Start(func() (int, error) { return syscall.ForkExec(argv0, argv, attr) }, onExit)
+}
+
+// Start is ForkExec for a child that start makes some other way: through
+// a helper that clones it with CLONE_PARENT, so that it is this process's
+// child all the same. start runs with the reaper's lock held, so the
+// child's exit waits until its pid is recorded.
+func (r *Reaper) Start(start func() (int, error), onExit func(Exit)) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	pid, err := syscall.ForkExec(argv0, argv, attr)
+	pid, err := start()
 	if err != nil {
 		return 0, err
 	}

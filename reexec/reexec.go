@@ -30,6 +30,18 @@ func Wrap(umask int, argv0 string, argv []string) (string, []string) {
 	return SelfExe, append(wrapped, argv...)
 }
 
+// SpawnHelperMarker is argv[1] of the spawn helper (package spawnhelper),
+// the other mode taskmasterd is started again in. It lives here, with the
+// umask helper's, so that package early, which must initialise before the
+// heavy packages, can tell both modes apart without importing more.
+const SpawnHelperMarker = "-taskmaster.internal.spawn-helper"
+
+// SpawnHelper reports whether this process was started as the spawn
+// helper.
+func SpawnHelper() bool {
+	return len(os.Args) == 2 && os.Args[1] == SpawnHelperMarker
+}
+
 // Helper reports whether this process was started as the helper (Wrap),
 // which Main turns into its program.
 func Helper() bool {

@@ -12,6 +12,7 @@ import (
 	pid1 "github.com/taskmaster/taskmaster/init"
 	"github.com/taskmaster/taskmaster/init/early"
 	"github.com/taskmaster/taskmaster/reexec"
+	"github.com/taskmaster/taskmaster/spawnhelper"
 )
 
 // init keeps the main goroutine on the main thread. A goroutine that
@@ -22,6 +23,7 @@ func init() { runtime.LockOSThread() }
 
 func main() {
 	reexec.Main()                   // a umask helper execs its program here and never returns
+	spawnhelper.Main()              // the spawn helper serves here and never returns
 	pid1.OwnSIGURG()                // may re-exec taskmasterd once, keeping its pid
 	sigs, sigErr := early.Signals() // caught during package initialisation
 	os.Exit(run(os.Args[1:], sigs, sigErr))

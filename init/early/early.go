@@ -14,7 +14,8 @@
 //
 // The umask helper (package reexec), which is taskmasterd too but only
 // execs its job's program, catches nothing: its job starts as soon as it
-// can, and a signal sent to it still acts as it would on the program.
+// can, and a signal sent to it still acts as it would on the program. Nor
+// does the spawn helper (package spawnhelper), which only forks.
 package early
 
 import (
@@ -30,7 +31,7 @@ var (
 )
 
 func init() {
-	if reexec.Helper() {
+	if reexec.Helper() || reexec.SpawnHelper() {
 		return
 	}
 	started = true

@@ -38,6 +38,11 @@ var allowedKinds = map[ctlproto.Command][]ctlproto.Kind{
 // tooManyConns is the documented reason a connection over the cap gets.
 const tooManyConns = "too many connections"
 
+// evicted is the documented reply of an idle connection the server closed
+// to make room for a newcomer (docs/protocol.md): it answers whatever
+// request the client sends next, which is not carried out.
+const evicted = "evicted: too many connections"
+
 // statusJob is a job of the status JSON (docs/protocol.md, Status JSON).
 type statusJob struct {
 	Name      string          `json:"name"`

@@ -81,6 +81,8 @@ type bench struct {
 	goBenchtime     string
 
 	targets []target // filled in by the sections, printed at the top
+
+	lifecycleDone *lifecycleTimes // the spawn and stop sections' runs, once made
 }
 
 // section is one measurement of the report.

@@ -88,7 +88,7 @@ func (b *bench) scale(ctx context.Context) (string, error) {
 					continue
 				}
 				progress("scale: N=%d, run %d of %d, %s", n, run+1, b.scaleRuns, rawLoop.name)
-				d, err := b.spawnRun(ctx, rawLoop, n)
+				d, _, err := b.spawnRun(ctx, rawLoop, n)
 				if err != nil {
 					return "", err
 				}

@@ -16,6 +16,9 @@ import (
 type contender struct {
 	name  string
 	start func(n int, ready func(*proc) error) (*proc, error)
+	// stops says whether the stop section times this contender's stop
+	// (the raw loop has nothing to stop: it only spawns).
+	stops bool
 }
 
 // spawnContenders are the programs the spawn section compares: the two
@@ -25,14 +28,14 @@ func (b *bench) spawnContenders() []contender {
 	return []contender{
 		{"taskmasterd", func(n int, ready func(*proc) error) (*proc, error) {
 			return procOf(b.startTaskmasterd("taskmasterd", taskmasterdJobs(1, n, `,"starttime":0`), ready))
-		}},
+		}, true},
 		{"supervisord", func(n int, ready func(*proc) error) (*proc, error) {
 			return procOf(b.startSupervisord("supervisord", supervisordPrograms(1, n, "startsecs=0\n"), ready))
-		}},
+		}, true},
 		{"raw posix_spawn loop", func(n int, ready func(*proc) error) (*proc, error) {
 			argv := append([]string{b.spawnloop, strconv.Itoa(n)}, strings.Fields(sleeper)...)
 			return startInNamespaceReady("spawnloop", argv, filepath.Join(b.tmp, "spawnloop.log"), ready)
-		}},
+		}, false},
 	}
 }
 
@@ -60,33 +63,62 @@ func procOf(s *supervisor, err error) (*proc, error) {
 	return s.proc, nil
 }
 
-// spawn measures, for each N, the time from the exec of each contender
-// until its N instances have all exec'd sleep, as the kernel's process
-// events connector timestamps the execs.
-func (b *bench) spawn(ctx context.Context) (string, error) {
+// lifecycleTimes are the times of the spawn section's runs, in ms:
+// spawn[n][c] of each run of contender c (of spawnContenders) at n
+// instances, and stop[n][c] of the same runs, for the contenders that
+// stop.
+type lifecycleTimes struct {
+	spawn, stop map[int][][]float64
+}
+
+// lifecycle makes the spawn section's runs once, for the spawn and the
+// stop sections both: each run starts a contender with N instances, times
+// the spawn, then stops it and times the stop. The stop section used to
+// start every supervisor again for its own runs, and supervisord's starts
+// at N = 500 and 1,000 took most of the suite's time.
+func (b *bench) lifecycle(ctx context.Context) (*lifecycleTimes, error) {
+	if b.lifecycleDone != nil {
+		return b.lifecycleDone, nil
+	}
 	contenders := b.spawnContenders()
-	// times[n][c] are the runs' times in ms.
-	times := make(map[int][][]float64)
+	lt := &lifecycleTimes{spawn: map[int][][]float64{}, stop: map[int][][]float64{}}
 	for _, n := range b.spawnNs {
-		times[n] = make([][]float64, len(contenders))
+		lt.spawn[n] = make([][]float64, len(contenders))
+		lt.stop[n] = make([][]float64, len(contenders))
 		for run := range b.runs {
 			for k := range contenders {
 				i := (run + k) % len(contenders) // alternate who goes first
 				if run >= b.runsOf(contenders[i].name, n) {
 					continue
 				}
-				progress("spawn: N=%d, run %d of %d, %s", n, run+1, b.runs, contenders[i].name)
-				d, err := b.spawnRun(ctx, contenders[i], n)
+				progress("spawn and stop: N=%d, run %d of %d, %s", n, run+1, b.runs, contenders[i].name)
+				spawned, stopped, err := b.spawnRun(ctx, contenders[i], n)
 				if err != nil {
-					return "", err
+					return nil, err
 				}
-				times[n][i] = append(times[n][i], ms([]time.Duration{d})[0])
+				lt.spawn[n][i] = append(lt.spawn[n][i], ms([]time.Duration{spawned})[0])
+				if contenders[i].stops {
+					lt.stop[n][i] = append(lt.stop[n][i], ms([]time.Duration{stopped})[0])
+				}
 			}
 		}
 	}
-	text := b.spawnReport(contenders, times)
+	b.lifecycleDone = lt
+	return lt, nil
+}
+
+// spawn measures, for each N, the time from the exec of each contender
+// until its N instances have all exec'd sleep, as the kernel's process
+// events connector timestamps the execs.
+func (b *bench) spawn(ctx context.Context) (string, error) {
+	contenders := b.spawnContenders()
+	lt, err := b.lifecycle(ctx)
+	if err != nil {
+		return "", err
+	}
+	text := b.spawnReport(contenders, lt.spawn)
 	if b.svg != "" {
-		if err := writeSpawnChart(b.svg, contenders, b.spawnNs, times); err != nil {
+		if err := writeSpawnChart(b.svg, contenders, b.spawnNs, lt.spawn); err != nil {
 			return "", err
 		}
 		progress("spawn: chart written to %s", b.svg)
@@ -94,17 +126,32 @@ func (b *bench) spawn(ctx context.Context) (string, error) {
 	return text, nil
 }
 
+// stopGrace is how long a supervisor is left after its last process
+// started before it is asked to stop, so that each takes note of its
+// processes (supervisord marks them RUNNING on its next loop).
+const stopGrace = 500 * time.Millisecond
+
 // spawnRun starts c with n instances and returns how long after its exec
-// the last of them exec'd sleep.
-func (b *bench) spawnRun(ctx context.Context, c contender, n int) (time.Duration, error) {
+// the last of them exec'd sleep and, if c stops, how long its stop took
+// (stopTimed), stopGrace later.
+func (b *bench) spawnRun(ctx context.Context, c contender, n int) (spawned, stopped time.Duration, err error) {
+	label := fmt.Sprintf("%s, N=%d", c.name, n)
 	launch := func(ready func(*proc) error) (*proc, error) { return c.start(n, ready) }
-	p, w, execs, err := startWatched(ctx, fmt.Sprintf("%s, N=%d", c.name, n), launch, "sleep", n, spawnDeadline(n))
+	p, w, execs, err := startWatched(ctx, label, launch, "sleep", n, spawnDeadline(n))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer p.stop()
 	defer w.close()
-	return execs[n-1].at - p.exec, nil
+	spawned = execs[n-1].at - p.exec
+	if !c.stops {
+		return spawned, 0, nil
+	}
+	if err := sleep(ctx, stopGrace); err != nil {
+		return 0, 0, err
+	}
+	stopped, err = stopTimed(ctx, p, label)
+	return spawned, stopped, err
 }
 
 // spawnDeadline is when a spawn of n processes has failed: 10,000 take

@@ -72,13 +72,13 @@ func (b *bench) memSetups() []memSetup {
 	return out
 }
 
-// memoryRuns starts every setup afresh b.runs times and measures each
+// memoryRuns starts every setup afresh b.memRuns times and measures each
 // daemon's memory once its processes are RUNNING and b.settle has passed.
 // The setups of a run run at the same time.
 func (b *bench) memoryRuns(ctx context.Context, setups []memSetup) ([][]memSample, error) {
 	out := make([][]memSample, len(setups)+1) // the Go floor last
-	for run := range b.runs {
-		progress("footprint: memory, run %d of %d", run+1, b.runs)
+	for run := range b.memRuns {
+		progress("footprint: memory, run %d of %d", run+1, b.memRuns)
 		got, err := b.memoryRun(ctx, setups)
 		if err != nil {
 			return nil, err
@@ -161,7 +161,7 @@ func memSampleOf(pid int) (memSample, error) {
 func (b *bench) memoryReport(setups []memSetup, mem [][]memSample) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "**Memory**: resident (RSS) and proportional (PSS: shared pages divided among the processes sharing them) set size of the daemon process itself, from `/proc/PID/smaps_rollup`, with one job (supervisord: one program) of 1 and of %d instances of `%s` (`numprocs`), measured %g s after every process is RUNNING. The four daemons run at the same time, each as PID 1 of its own PID namespace, taskmasterd with its HTTP listener on (dashboard, live link, metrics), as it is by default; the jobs' own memory is not counted. RSS is split in two: **anon**, the process's own memory (heap, stacks, the Go runtime's arenas), and **file**, the pages of its program file it has mapped: shared with the page cache and with every other process running the same program, dropped and read again under memory pressure, and mapped by the kernel in blocks around each page touched (fault-around), so that a big static program shows more of itself than it runs. The last row is `gofloor` (section 8) asleep: what the Go runtime alone keeps resident. Median (min–max) of %d fresh starts; MiB = 2^20 bytes, MB = 10^6 bytes.\n\n",
-		b.footprintN, sleeper, b.settle.Seconds(), b.runs)
+		b.footprintN, sleeper, b.settle.Seconds(), b.memRuns)
 	sb.WriteString("| daemon | processes | RSS MiB | RSS MB | anon MiB | file MiB | PSS MiB |\n|---|---|---|---|---|---|---|\n")
 	row := func(name, procs string, samples []memSample) {
 		mib := func(f func(memSample) uint64) string {

@@ -59,6 +59,7 @@ type bench struct {
 	clients         []int // control: concurrent protocol clients
 	orphanCount     int
 	footprintN      int           // footprint: processes of the big setup
+	memRuns         int           // footprint: fresh starts of the memory setups
 	idleProcs       int           // footprint: processes during the idle window
 	settle          time.Duration // footprint: before the idle window
 	window          time.Duration // footprint: the idle window
@@ -294,7 +295,9 @@ func (b *bench) defaults(quick bool) {
 	b.ctlProcs, b.ctlRuns, b.rpcRuns = 200, 100, 500
 	b.throughput, b.clients = 3*time.Second, []int{1, 16, 64}
 	b.orphanCount = 10000
-	b.footprintN, b.idleProcs = 500, 200
+	// Memory varies little from one start to the next, and each run
+	// waits about 25 s for supervisord to start its 500 processes.
+	b.footprintN, b.idleProcs, b.memRuns = 500, 200, 3
 	b.settle, b.window = 3*time.Second, 60*time.Second
 	b.outputBytes = 1 << 30
 	b.singleRuns = 200
@@ -303,7 +306,9 @@ func (b *bench) defaults(quick bool) {
 	b.fleetAgents, b.fleetStatusRuns = 1000, 50
 	b.scaleNs, b.scaleRuns, b.scaleStatusRuns = []int{5000, 10000}, 3, 5
 	b.reloadJobs, b.reloadRuns = 1000, 5
-	b.goCount, b.goBenchtime = 3, "1s"
+	// Half a second is thousands of iterations of every micro-benchmark
+	// but the spawn helper's (about 200 of 2 to 3 ms each).
+	b.goCount, b.goBenchtime = 3, "500ms"
 	if quick {
 		b.runs = 1
 		b.spawnNs = []int{10, 50}
@@ -311,7 +316,7 @@ func (b *bench) defaults(quick bool) {
 		b.ctlProcs, b.ctlRuns, b.rpcRuns = 20, 5, 20
 		b.throughput, b.clients = 300*time.Millisecond, []int{1, 16}
 		b.orphanCount = 1000
-		b.footprintN, b.idleProcs = 100, 20
+		b.footprintN, b.idleProcs, b.memRuns = 100, 20, 1
 		b.settle, b.window = 500*time.Millisecond, time.Second
 		b.outputBytes = 64 << 20
 		b.singleRuns = 20

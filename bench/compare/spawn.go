@@ -39,10 +39,12 @@ func (b *bench) spawnContenders() []contender {
 	}
 }
 
-// slowRuns is how many runs supervisord gets at slowFrom instances and
-// more, in the spawn and stop sections: each run of it takes 10 to 60 s
-// there (its start at N included), and its ratio to taskmasterd needs
-// less precision than that costs: the suite's 25 minutes.
+// slowRuns is how many runs supervisord and s6-svscan get at slowFrom
+// instances and more, in the spawn and stop sections: each run of
+// supervisord takes 20 to 60 s there (its start at N included), one of
+// s6-svscan 8 to 15 s (a service directory per process, and an
+// s6-supervise for each), and their ratios to taskmasterd need less
+// precision than that costs: the suite's 25 minutes.
 const (
 	slowRuns = 2
 	slowFrom = 500
@@ -50,7 +52,7 @@ const (
 
 // runsOf returns how many runs the contender name gets at n instances.
 func (b *bench) runsOf(name string, n int) int {
-	if name == "supervisord" && n >= slowFrom {
+	if (name == "supervisord" || name == "s6-svscan") && n >= slowFrom {
 		return min(b.runs, slowRuns)
 	}
 	return b.runs

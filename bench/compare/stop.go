@@ -61,8 +61,8 @@ func (b *bench) stopSection(ctx context.Context) (string, error) {
 	times := make(map[int][][]float64)
 	for _, n := range b.spawnNs {
 		times[n] = [][]float64{lt.stop[n][0], lt.stop[n][1], nil}
-		for run := range b.runs {
-			progress("stop: N=%d, run %d of %d, %s", n, run+1, b.runs, s6.name)
+		for run := range b.runsOf(s6.name, n) {
+			progress("stop: N=%d, run %d of %d, %s", n, run+1, b.runsOf(s6.name, n), s6.name)
 			_, d, err := b.spawnRun(ctx, s6, n)
 			if err != nil {
 				return "", err
@@ -77,7 +77,7 @@ func (b *bench) stopSection(ctx context.Context) (string, error) {
 func (b *bench) stopReport(contenders []contender, times map[int][][]float64) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "## 2. Stop\n\n")
-	fmt.Fprintf(&sb, "Time from SIGTERM to the supervisor, PID 1 of its namespace with N running `%s` (each ends on SIGTERM), until the supervisor has exited and every process of the namespace is gone: the benchmark's `wait` for a namespace's PID 1 returns only then. taskmasterd and supervisord are the runs of the spawn section, each stopped once its spawn was timed (so the two sections cost supervisord's slow starts once); s6-svscan (`-c N+10`) a scan directory of N services whose `run` script is `exec %s`, each under its own s6-supervise; s6-svscan turns SIGTERM into `s6-svscanctl -t`, which brings every service down and waits for the supervisors to exit. Each supervisor was given %g s after its last process started. Median (min–max) of %d runs in ms (supervisord: %d from N = %d, as in section 1); s6-svscan's runs come after the spawn section's.\n\n", sleeper, sleeper, stopGrace.Seconds(), b.runs, min(b.runs, slowRuns), slowFrom)
+	fmt.Fprintf(&sb, "Time from SIGTERM to the supervisor, PID 1 of its namespace with N running `%s` (each ends on SIGTERM), until the supervisor has exited and every process of the namespace is gone: the benchmark's `wait` for a namespace's PID 1 returns only then. taskmasterd and supervisord are the runs of the spawn section, each stopped once its spawn was timed (so the two sections cost supervisord's slow starts once); s6-svscan (`-c N+10`) a scan directory of N services whose `run` script is `exec %s`, each under its own s6-supervise; s6-svscan turns SIGTERM into `s6-svscanctl -t`, which brings every service down and waits for the supervisors to exit. Each supervisor was given %g s after its last process started. Median (min–max) of %d runs in ms (supervisord and s6-svscan: %d from N = %d, as in section 1); s6-svscan's runs come after the spawn section's.\n\n", sleeper, sleeper, stopGrace.Seconds(), b.runs, min(b.runs, slowRuns), slowFrom)
 	sb.WriteString("| N |")
 	for _, c := range contenders {
 		fmt.Fprintf(&sb, " %s ms |", c.name)

@@ -105,8 +105,12 @@ func TestHTTPUnregisteredLinksMakeRoom(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		_, err = io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
 		require.NoError(t, err)
-		nc := <-hijacked
-		t.Cleanup(func() { nc.Close() })
+		select {
+		case nc := <-hijacked:
+			t.Cleanup(func() { nc.Close() })
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: not hijacked within 10 s: the listener closed it (%d slots taken)", path, al.open())
+		}
 		return c
 	}
 	unregistered := link("/unregistered")
@@ -119,6 +123,10 @@ func TestHTTPUnregisteredLinksMakeRoom(t *testing.T) {
 	_, err = unregistered.Read(make([]byte, 1))
 	require.ErrorIs(t, err, io.EOF, "the unregistered link was closed")
 
+	// The client has the GET's response before the server has closed its
+	// end and given its slot back.
+	require.Eventually(t, func() bool { return al.open() < 2 }, 10*time.Second, time.Millisecond,
+		"the GET's connection gives its slot back")
 	link("/registered") // takes the slot the GET left
 	_, err = client.Get("http://" + addr + "/")
 	require.Error(t, err, "registered links keep their slots")

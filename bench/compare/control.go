@@ -569,3 +569,13 @@ func processes(n int) string {
 	}
 	return fmt.Sprintf("%d processes", n)
 }
+
+// ctlDo sends cmd for job over ctl and returns an error unless it
+// succeeded.
+func ctlDo(ctx context.Context, ctl *ctlproto.Client, cmd ctlproto.Command, job string) error {
+	resp, err := ctl.Do(ctx, &ctlproto.Request{Command: cmd, Job: job})
+	if err == nil && resp.Kind != ctlproto.KindSuccess {
+		err = fmt.Errorf("%s %s: %s %s", cmd, job, resp.Kind, resp.Error)
+	}
+	return err
+}

@@ -326,11 +326,7 @@ func fanOut(ctx context.Context, addr string, agents []*benchAgent) (time.Durati
 	for i, c := range clients {
 		wg.Go(func() {
 			for j := i; j < len(agents); j += conns {
-				resp, err := c.Do(ctx, &ctlproto.Request{Command: ctlproto.CmdStop, Job: agents[j].id + "/web"})
-				if err == nil && resp.Kind != ctlproto.KindSuccess {
-					err = fmt.Errorf("stop %s/web: %s %s", agents[j].id, resp.Kind, resp.Error)
-				}
-				if err != nil {
+				if err := ctlDo(ctx, c, ctlproto.CmdStop, agents[j].id+"/web"); err != nil {
 					errs <- err
 					return
 				}

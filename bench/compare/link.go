@@ -118,12 +118,8 @@ func (b *bench) latencyRun(ctx context.Context, k int) (latencyRun, error) {
 	defer ctl.Close()
 	for range b.linkCycles {
 		for _, cmd := range []ctlproto.Command{ctlproto.CmdStop, ctlproto.CmdStart} {
-			resp, err := ctl.Do(ctx, &ctlproto.Request{Command: cmd, Job: "flip"})
-			if err != nil {
+			if err := ctlDo(ctx, ctl, cmd, "flip"); err != nil {
 				return run, err
-			}
-			if resp.Kind != ctlproto.KindSuccess {
-				return run, fmt.Errorf("%s flip: %s %s", cmd, resp.Kind, resp.Error)
 			}
 		}
 	}
@@ -225,16 +221,6 @@ func (b *bench) fanOutRun(ctx context.Context, clients int) (r fanOutResult, err
 	r.cpu, r.writes = cpu1-cpu0, w1-w0
 	r.events, err = counter.finish()
 	return r, err
-}
-
-// ctlDo sends cmd for job over ctl and returns an error unless it
-// succeeded.
-func ctlDo(ctx context.Context, ctl *ctlproto.Client, cmd ctlproto.Command, job string) error {
-	resp, err := ctl.Do(ctx, &ctlproto.Request{Command: cmd, Job: job})
-	if err == nil && resp.Kind != ctlproto.KindSuccess {
-		err = fmt.Errorf("%s %s: %s %s", cmd, job, resp.Kind, resp.Error)
-	}
-	return err
 }
 
 // linkClientsArg, as the first argument, makes this binary a process of
@@ -371,21 +357,16 @@ type linkClient struct {
 	c *websocket.Conn
 }
 
-// dialClients connects and registers k clients, all at once: while
-// instances crash-loop on a saturated machine, a registration can wait
-// for the CPU for a good part of a second, and k of them one after the
-// other took minutes of the suite's time.
+// dialClients connects and registers k clients.
 func dialClients(ctx context.Context, addr string, k int) ([]*linkClient, error) {
-	cs := make([]*linkClient, k)
-	errs := make([]error, k)
-	var wg sync.WaitGroup
-	for i := range k {
-		wg.Go(func() { cs[i], errs[i] = dialLink(ctx, addr) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		closeClients(cs)
-		return nil, err
+	var cs []*linkClient
+	for range k {
+		c, err := dialLink(ctx, addr)
+		if err != nil {
+			closeClients(cs)
+			return nil, err
+		}
+		cs = append(cs, c)
 	}
 	return cs, nil
 }
@@ -449,9 +430,7 @@ func dialDashboard(ctx context.Context, addr string) (*linkClient, error) {
 
 func closeClients(cs []*linkClient) {
 	for _, c := range cs {
-		if c != nil {
-			c.c.CloseNow()
-		}
+		c.c.CloseNow()
 	}
 }
 

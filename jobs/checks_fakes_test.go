@@ -112,9 +112,7 @@ func (h *harness) drained() {
 	require.Eventually(h.t, func() bool {
 		n := -1
 		require.NoError(h.t, h.s.call(func() {
-			h.s.inbox.mu.Lock()
-			n = len(h.s.inbox.fs)
-			h.s.inbox.mu.Unlock()
+			n = h.s.inbox.len()
 		}))
 		return n == 0
 	}, 5*time.Second, time.Millisecond, "the inbox never drained")

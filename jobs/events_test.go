@@ -81,6 +81,7 @@ func TestSnapshotSitsAmongTheEvents(t *testing.T) {
 	sub, err := h.s.Subscribe(0)
 	require.NoError(t, err)
 	h.reload()
+	h.await("web", Running) // its start is told once made (launch.go)
 	require.NoError(t, sub.Snapshot(h.ctx, "tag"))
 	require.NoError(t, h.s.Stop(h.ctx, "web"))
 	var kinds []EventKind

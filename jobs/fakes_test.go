@@ -97,6 +97,9 @@ type fakeRT struct {
 	alive     map[int]bool // process groups with members left
 	stopping  bool         // taskmasterd is shutting down
 	leftovers []int        // groups handed over to be stopped after their leader ended
+	changes   []State      // the states observers were told of, in order
+	hold      bool         // keep each start under way until finishLaunches
+	held      []*instance  // the starts kept under way
 }
 
 type sent struct {
@@ -110,16 +113,26 @@ func newFakeRT() *fakeRT {
 
 func (rt *fakeRT) now() time.Time { return rt.clock.Now() }
 
-func (rt *fakeRT) spawn(in *instance) (int, error) {
+// launch makes the start at once, as if the launcher had been quick, or
+// (hold) keeps it under way until finishLaunches.
+func (rt *fakeRT) launch(in *instance) {
+	if rt.hold {
+		rt.held = append(rt.held, in)
+		return
+	}
 	if rt.spawnErr != nil {
-		return 0, rt.spawnErr
+		in.launched(rt, 0, rt.spawnErr)
+		return
 	}
 	rt.nextPid++
 	rt.spawned = append(rt.spawned, in.name)
-	return rt.nextPid, nil
+	in.launched(rt, rt.nextPid, nil)
 }
 
 func (rt *fakeRT) signalGroup(pgid int, sig syscall.Signal) {
+	if pgid <= 0 {
+		return // no process group (yet), as Supervisor.signalGroup ignores it
+	}
 	rt.signals = append(rt.signals, sent{pgid, sig})
 }
 
@@ -131,7 +144,16 @@ func (rt *fakeRT) schedule(in *instance, seq uint64, d time.Duration) Timer {
 	return rt.clock.AfterFunc(d, func() { in.timerFired(rt, seq) })
 }
 
-func (rt *fakeRT) changed(*instance, State) {}
+// finishLaunches tells the starts kept under way their outcome.
+func (rt *fakeRT) finishLaunches() {
+	held := rt.held
+	rt.held, rt.hold = nil, false
+	for _, in := range held {
+		rt.launch(in)
+	}
+}
+
+func (rt *fakeRT) changed(in *instance, _ State) { rt.changes = append(rt.changes, in.state) }
 
 func (rt *fakeRT) mayRestart(*instance) bool { return !rt.stopping }
 
@@ -153,6 +175,8 @@ type fakeStarter struct {
 	reaped   chan struct{}
 	last     map[string]*Proc // the last Proc each instance was started with
 	checks   []*fakeCheck     // exec checks started (checks_test.go)
+	gate     chan struct{}    // when set, each Start waits for a value (or its closing) first
+	quick    map[string]int   // jobs whose processes exit, with this code, before Start returns
 }
 
 func newFakeStarter() *fakeStarter {
@@ -179,7 +203,20 @@ func (f *fakeStarter) childAlive(pgid int) bool {
 
 func (f *fakeStarter) Start(p *Proc, onExit func(reaper.Exit)) (int, error) {
 	f.mu.Lock()
+	gate := f.gate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate // as a fork waits for the child's exec on a busy machine
+	}
+	f.mu.Lock()
 	defer f.mu.Unlock()
+	if code, ok := f.quick[p.Spec.Name]; ok {
+		// Reaped before Start returns, as the reaper may once it has the pid.
+		f.nextPid++
+		f.started = append(f.started, p.Name)
+		onExit(reaper.Exit{Pid: f.nextPid, Status: exitStatus(code)})
+		return f.nextPid, nil
+	}
 	if err := f.fail[p.Spec.Name]; err != nil {
 		return 0, err
 	}

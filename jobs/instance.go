@@ -39,8 +39,9 @@ func backoffDelay(failures int) time.Duration {
 // implements it with real processes and timers; tests fake it.
 type runtime interface {
 	now() time.Time
-	// spawn starts a process for in with in.spec and returns its pid.
-	spawn(in *instance) (int, error)
+	// launch starts a process for in with in.spec, now or later, and
+	// tells in.launched the outcome (launch.go).
+	launch(in *instance)
 	// signalGroup sends sig to the process group pgid.
 	signalGroup(pgid int, sig syscall.Signal)
 	// groupAlive reports whether any process is left in group pgid.
@@ -97,6 +98,13 @@ type instance struct {
 	leaderGone bool // STOPPING: the leader exited, others in its group live on
 	retire     bool // forget the instance once it has no process
 
+	// A start under way (launch.go): STARTING with no pid until launched.
+	launching  bool
+	untold     bool   // observers have not been told of it: they last saw
+	fromState  State  // this state,
+	fromDetail string // with this detail
+	earlyReady string // how the process proved ready before its start was known
+
 	ready   *jobfile.Probe // the ready check of the current process (its spec's when it started); nil: starttime
 	then    afterStop      // what follows the stop under way, when the instance asked for it itself
 	thenWhy string         // why it did
@@ -107,11 +115,23 @@ type instance struct {
 // changes the state or its reason is logged, so that a user reading the log
 // learns why each one happened.
 func (in *instance) set(rt runtime, s State, detail string) {
-	from, fromDetail := in.state, in.detail
+	from, fromDetail := in.told()
+	in.untold = false
 	in.state, in.detail, in.since = s, detail, rt.now()
 	if s != from || detail != fromDetail {
 		rt.changed(in, from)
 	}
+}
+
+// told returns the state and detail observers were last told of, which
+// status and snapshots show: a start under way is told with its outcome
+// (launch.go), so that a snapshot followed by the events after it is the
+// state.
+func (in *instance) told() (State, string) {
+	if in.untold {
+		return in.fromState, in.fromDetail
+	}
+	return in.state, in.detail
 }
 
 func (in *instance) cancelTimer() {
@@ -158,20 +178,38 @@ func (in *instance) restart(rt runtime, why string) {
 }
 
 // spawn starts a process; why is the detail of the state it enters ("" for
-// a start that was asked for).
+// a start that was asked for). The instance is STARTING with no pid until
+// the start's outcome comes (launched); observers are told then.
 func (in *instance) spawn(rt runtime, why string) {
+	in.cancelTimer()
 	in.spec = in.job.spec
 	in.ready = in.spec.Ready
 	in.gen++
-	pid, err := rt.spawn(in)
+	in.pid, in.pgid = 0, 0
+	in.killed, in.leaderGone = false, false
+	if !in.untold { // not twice: observers last saw the first
+		in.fromState, in.fromDetail = in.state, in.detail
+	}
+	in.launching, in.untold, in.earlyReady = true, true, ""
+	in.state, in.detail = Starting, why
+	rt.launch(in) // may call launched before it returns: nothing may follow it here
+}
+
+// launched handles the outcome of the start of in's process: its pid, or
+// why it could not start.
+func (in *instance) launched(rt runtime, pid int, err error) {
+	in.launching = false
+	if in.state == Stopping {
+		in.launchedWhileStopping(rt, pid, err)
+		return
+	}
+	why := in.detail
 	if err != nil {
-		in.pid, in.pgid = 0, 0
 		in.exit = &exitInfo{code: spawnErrorCode(err)}
 		in.failedStart(rt, err.Error())
 		return
 	}
 	in.pid, in.pgid, in.started = pid, pid, rt.now()
-	in.killed, in.leaderGone = false, false
 	if in.ready == nil && in.spec.StartTime <= 0 {
 		in.set(rt, Running, why)
 		return
@@ -183,6 +221,25 @@ func (in *instance) spawn(rt runtime, why string) {
 	case in.ready.Deadline > 0:
 		in.arm(rt, in.ready.Deadline) // until then, its checks decide (ready.go)
 	}
+	if in.earlyReady != "" {
+		in.becomeReady(rt, in.earlyReady)
+	}
+}
+
+// launchedWhileStopping handles the outcome of a start that a stop (or a
+// kill) overtook: the signal it could not send yet goes now.
+func (in *instance) launchedWhileStopping(rt runtime, pid int, err error) {
+	if err != nil {
+		in.exit = &exitInfo{code: spawnErrorCode(err)}
+		in.finishStop(rt)
+		return
+	}
+	in.pid, in.pgid, in.started = pid, pid, rt.now()
+	sig := in.spec.StopSignal
+	if in.killed {
+		sig = syscall.SIGKILL
+	}
+	rt.signalGroup(pid, sig)
 }
 
 // failedStart counts a start that did not hold and schedules a retry, or
@@ -309,6 +366,10 @@ func (in *instance) timerFired(rt runtime, seq uint64) {
 		}
 		in.restart(rt, fmt.Sprintf("retry %d of %d", in.failures, in.spec.StartRetries))
 	case Stopping:
+		if in.killed && in.launching {
+			in.arm(rt, killGrace) // no process yet to be gone: wait for it (launchedWhileStopping)
+			return
+		}
 		if in.killed {
 			in.detail = fmt.Sprintf("SIGKILLed; process group %d still there after %v", in.pgid, killGrace)
 			in.finishStop(rt)

@@ -34,6 +34,10 @@ const (
 // becomeReady moves a STARTING instance whose process passed its ready
 // check to RUNNING; why says how it proved it, for the log.
 func (in *instance) becomeReady(rt runtime, why string) {
+	if in.launching {
+		in.earlyReady = why // told before the start's outcome: it is Run's next event
+		return
+	}
 	if in.state != Starting {
 		return
 	}

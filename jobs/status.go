@@ -112,9 +112,10 @@ func jobStatus(j *job, ins []*instance) JobStatus {
 }
 
 func processStatus(in *instance) ProcessStatus {
+	state, detail := in.told()
 	ps := ProcessStatus{
-		Name: in.name, Pid: in.pid, State: in.state.String(), Since: in.since.UTC(),
-		Restarts: in.restarts, Detail: in.detail,
+		Name: in.name, Pid: in.pid, State: state.String(), Since: in.since.UTC(),
+		Restarts: in.restarts, Detail: detail,
 		Ready: in.readiness(), Health: in.chk.health.String(), HealthFailures: in.chk.failures,
 		CheckError: in.chk.lastError, NotifyStatus: in.chk.status,
 	}
@@ -141,12 +142,13 @@ func jobState(ins []*instance) string {
 	}
 	for _, s := range statePriority {
 		for _, in := range ins {
-			if in.state == s {
+			if state, _ := in.told(); state == s {
 				return s.String()
 			}
 		}
 	}
-	return ins[0].state.String()
+	state, _ := ins[0].told()
+	return state.String()
 }
 
 // healthy reports whether the instance is where its settings want it:
@@ -154,7 +156,8 @@ func jobState(ins []*instance) string {
 // that is not started automatically) not failing, or finished with an
 // expected exit code and no restart due.
 func (in *instance) healthy() bool {
-	switch in.state {
+	state, _ := in.told()
+	switch state {
 	case Running:
 		return in.chk.health != HealthUnhealthy
 	case Exited:

@@ -84,8 +84,9 @@ type Supervisor struct {
 	log      *slog.Logger
 	clock    Clock
 	reqs     chan func()
-	events   chan any  // timer firings
-	exits    exitQueue // process exits
+	events   chan any         // timer firings
+	exits    queue[exitEvent] // process exits and the outcomes of starts
+	launches queue[launchReq] // starts for the launcher (launch.go)
 	done     chan struct{}
 	critical chan Critical
 
@@ -103,7 +104,7 @@ type Supervisor struct {
 	killedLeftovers []string                   // instances whose leftovers needed SIGKILL during the shutdown
 	subs            map[*Subscription]struct{} // event subscribers
 	wheel           wheel                      // the alarms of the checks (wheel.go)
-	inbox           inbox                      // what the checks learnt, to handle
+	inbox           queue[func()]              // what the checks learnt, to handle (run by Run)
 	hub             *notify.Hub                // the notify sockets, once one is needed
 
 	fileErrors uint64 // job files found invalid, for Stats
@@ -126,8 +127,9 @@ func New(cfg Config) *Supervisor {
 		clock:     cfg.Clock,
 		reqs:      make(chan func()),
 		events:    make(chan any, 64),
-		exits:     newExitQueue(),
-		inbox:     newInbox(),
+		exits:     newQueue[exitEvent](),
+		launches:  newQueue[launchReq](),
+		inbox:     newQueue[func()](),
 		done:      make(chan struct{}),
 		critical:  make(chan Critical, 1),
 		jobs:      make(map[string]*job),
@@ -144,6 +146,7 @@ func (s *Supervisor) Run(ctx context.Context) {
 	defer close(s.done)
 	defer s.closeHub()
 	defer s.closeSubscriptions()
+	go s.runLauncher()
 	for {
 		select {
 		case f := <-s.reqs:
@@ -245,6 +248,10 @@ func (s *Supervisor) handle(ev any) {
 }
 
 func (s *Supervisor) handleExit(ev exitEvent) {
+	if ev.launch != nil {
+		s.launched(ev.in, *ev.launch)
+		return
+	}
 	if s.cfg.Recorder != nil {
 		s.cfg.Recorder.Ended(ev.exit.Pid)
 	}
@@ -275,31 +282,6 @@ func (s *Supervisor) groupsChanged() {
 // The runtime of the instances' state machines.
 
 func (s *Supervisor) now() time.Time { return s.clock.Now() }
-
-func (s *Supervisor) spawn(in *instance) (int, error) {
-	s.resetChecks(in)
-	ends, err := s.openNotify(in)
-	if err != nil {
-		s.log.Error("cannot start", "instance", in.name, "err", err)
-		return 0, err
-	}
-	pid, err := s.cfg.Starter.Start(&Proc{
-		Name: in.name, Index: in.index, Spec: in.spec, Ring: in.ring, Point: in.point, Interactive: in.job.interactive,
-		Env: ends.env, Files: ends.files,
-	}, func(e reaper.Exit) { s.exits.push(exitEvent{in: in, exit: e}) })
-	ends.closeChildEnds()
-	if err != nil {
-		s.closeNotify(in)
-		s.log.Error("cannot start", "instance", in.name, "err", err)
-		return 0, err
-	}
-	if s.cfg.Recorder != nil {
-		// Its exit, even if it came already, is handled after this on this
-		// goroutine: Ended always follows Started.
-		s.cfg.Recorder.Started(in.name, pid, in.spec.StopSignal, in.spec.StopTime)
-	}
-	return pid, nil
-}
 
 func (s *Supervisor) signalGroup(pgid int, sig syscall.Signal) {
 	if pgid <= 0 {

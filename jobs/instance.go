@@ -134,6 +134,19 @@ func (in *instance) told() (State, string) {
 	return in.state, in.detail
 }
 
+// waitState is the state that requests waiting for the jobs to reach one
+// judge (start, wait, depends_on): the internal state, but for the restart
+// of a RUNNING instance that will be RUNNING again at once ("starttime": 0,
+// no ready check), which is RUNNING throughout, as it was when starts were
+// made on Run. Otherwise one instance in a crash loop would keep a start
+// of all of them waiting until, by chance, none was being restarted.
+func (in *instance) waitState() State {
+	if in.launching && in.untold && in.fromState == Running && in.ready == nil && in.spec.StartTime <= 0 {
+		return Running
+	}
+	return in.state
+}
+
 func (in *instance) cancelTimer() {
 	in.timerSeq++
 	if in.timer != nil {

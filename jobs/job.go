@@ -110,7 +110,7 @@ func (j *job) running() bool {
 		return false
 	}
 	for _, in := range live {
-		if in.state != Running {
+		if in.waitState() != Running {
 			return false
 		}
 	}

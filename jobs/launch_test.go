@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"syscall"
 	"testing"
 	"time"
@@ -177,4 +178,27 @@ func (h *harness) awaitLaunching(name string) {
 		}))
 		return launching
 	}, 5*time.Second, time.Millisecond, "the start of %s never got under way", name)
+}
+
+// A crash-looping instance with "starttime": 0 is RUNNING throughout its
+// restarts for requests that wait for RUNNING, as when starts were made on
+// Run: a restart under way does not keep them waiting.
+func TestRestartUnderWayOfARunningInstanceCountsAsRunning(t *testing.T) {
+	h := newHarness(t)
+	h.write("web", quick)
+	h.reload()
+	h.await("web", Running)
+	pid := h.pids("web")[0]
+	gate := make(chan struct{})
+	h.starter.mu.Lock()
+	h.starter.gate = gate
+	h.starter.mu.Unlock()
+	defer close(gate)
+	h.advance(2 * stableUptime) // past a failed start: restarted at once
+	h.starter.exit(pid, exitStatus(1))
+	h.awaitLaunching("web")
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	require.NoError(t, h.s.Wait(ctx, "web", Running), "waited for the restart under way")
+	require.ErrorIs(t, h.s.Start(ctx, "web"), ErrRedundant)
 }

@@ -143,7 +143,7 @@ func (s *Supervisor) startDependencies(j *job, seen []*job) {
 func (s *Supervisor) startsSettled(ins []*instance) bool {
 	for _, in := range ins {
 		switch {
-		case in.restartDue, in.state == Starting, in.state == Stopping:
+		case in.restartDue, in.waitState() == Starting, in.state == Stopping:
 			return false
 		case in.pending && s.dependencyFailure(in.job) == "":
 			return false
@@ -266,7 +266,7 @@ func (s *Supervisor) Wait(ctx context.Context, target string, state State) error
 		return err
 	}, func() bool {
 		for _, in := range ins {
-			if in.state != state {
+			if in.waitState() != state {
 				return false
 			}
 		}

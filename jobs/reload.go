@@ -239,7 +239,7 @@ func (s *Supervisor) jobSettled(j *job) bool {
 	}
 	for _, in := range j.insts {
 		switch {
-		case in.retire, in.restartDue, in.state == Starting, in.state == Stopping:
+		case in.retire, in.restartDue, in.waitState() == Starting, in.state == Stopping:
 			return false
 		case in.pending && j.spec != nil && s.dependencyFailure(j) == "":
 			return false

@@ -201,6 +201,15 @@ func (f *fakeStarter) childAlive(pgid int) bool {
 	return f.children[pgid]
 }
 
+// holdStarts makes every Start wait until the returned channel is closed
+// (or given a value).
+func (f *fakeStarter) holdStarts() chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gate = make(chan struct{})
+	return f.gate
+}
+
 func (f *fakeStarter) Start(p *Proc, onExit func(reaper.Exit)) (int, error) {
 	f.mu.Lock()
 	gate := f.gate

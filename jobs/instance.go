@@ -200,9 +200,7 @@ func (in *instance) spawn(rt runtime, why string) {
 	in.gen++
 	in.pid, in.pgid = 0, 0
 	in.killed, in.leaderGone = false, false
-	if !in.untold { // not twice: observers last saw the first
-		in.fromState, in.fromDetail = in.state, in.detail
-	}
+	in.fromState, in.fromDetail = in.state, in.detail // told: no start is under way
 	in.launching, in.untold, in.earlyReady = true, true, ""
 	in.state, in.detail = Starting, why
 	rt.launch(in) // may call launched before it returns: nothing may follow it here

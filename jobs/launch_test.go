@@ -14,10 +14,7 @@ import (
 // While its start is under way, an instance is STARTING with no pid, and
 // observers are told nothing until the outcome comes.
 func TestLaunchIsToldWithItsOutcome(t *testing.T) {
-	rt := newFakeRT()
-	rt.hold = true
-	in := newTestInstance(rt, func(s *jobfile.Spec) { s.StartTime = 0 })
-	started(in, rt)
+	rt, in := startHeld(func(s *jobfile.Spec) { s.StartTime = 0 })
 	require.Equal(t, Starting, in.state)
 	require.Zero(t, in.pid)
 	require.Empty(t, rt.changes, "a start under way is not told")
@@ -29,13 +26,20 @@ func TestLaunchIsToldWithItsOutcome(t *testing.T) {
 	require.Equal(t, []State{Running}, rt.changes, "one change, as when starts were made at once")
 }
 
+// startHeld starts instance 0 of a job with spec (edited by edit) and
+// keeps its start under way until rt.finishLaunches.
+func startHeld(edit func(*jobfile.Spec)) (*fakeRT, *instance) {
+	rt := newFakeRT()
+	rt.hold = true
+	in := newTestInstance(rt, edit)
+	started(in, rt)
+	return rt, in
+}
+
 // A stop asked for while the start is under way sends the stopsignal once
 // there is a process to send it to.
 func TestStopWhileLaunchingSignalsOnceStarted(t *testing.T) {
-	rt := newFakeRT()
-	rt.hold = true
-	in := newTestInstance(rt, nil)
-	started(in, rt)
+	rt, in := startHeld(nil)
 	require.True(t, in.stop(rt, whyStopRequest))
 	require.Equal(t, Stopping, in.state)
 	require.Empty(t, rt.signals, "no process to signal yet")
@@ -50,10 +54,7 @@ func TestStopWhileLaunchingSignalsOnceStarted(t *testing.T) {
 // A kill while the start is under way sends SIGKILL once started; the
 // kill's grace period does not end the stop before there is a process.
 func TestKillWhileLaunchingWaitsForTheProcess(t *testing.T) {
-	rt := newFakeRT()
-	rt.hold = true
-	in := newTestInstance(rt, nil)
-	started(in, rt)
+	rt, in := startHeld(nil)
 	require.True(t, in.kill(rt, whyStopRequest))
 	rt.clock.Advance(3 * killGrace)
 	require.Equal(t, Stopping, in.state, "no stop is over before its process has started")
@@ -67,10 +68,7 @@ func TestKillWhileLaunchingWaitsForTheProcess(t *testing.T) {
 // A start that fails after a stop overtook it leaves the instance STOPPED,
 // not retried.
 func TestFailedLaunchWhileStoppingIsStopped(t *testing.T) {
-	rt := newFakeRT()
-	rt.hold = true
-	in := newTestInstance(rt, nil)
-	started(in, rt)
+	rt, in := startHeld(nil)
 	in.stop(rt, whyStopRequest)
 	rt.spawnErr = errSpawn
 	rt.finishLaunches()
@@ -82,10 +80,7 @@ func TestFailedLaunchWhileStoppingIsStopped(t *testing.T) {
 // A process that proves ready before its start's outcome is handled (its
 // notify socket may be read first) is RUNNING once the outcome comes.
 func TestReadyBeforeTheLaunchIsKept(t *testing.T) {
-	rt := newFakeRT()
-	rt.hold = true
-	in := newTestInstance(rt, withReady)
-	started(in, rt)
+	rt, in := startHeld(withReady)
 	in.becomeReady(rt, "ready: READY=1")
 	require.Empty(t, rt.changes)
 
@@ -100,10 +95,7 @@ func TestReadyBeforeTheLaunchIsKept(t *testing.T) {
 // starts itself.
 func TestRequestsAreServedWhileAStartIsUnderWay(t *testing.T) {
 	h := newHarness(t)
-	gate := make(chan struct{})
-	h.starter.mu.Lock()
-	h.starter.gate = gate
-	h.starter.mu.Unlock()
+	gate := h.starter.holdStarts()
 	h.write("web", quick)
 	h.reload()
 	h.awaitLaunching("web")
@@ -140,10 +132,7 @@ func TestExitBeforeStartReturnsFollowsTheStart(t *testing.T) {
 // events after it is the state.
 func TestSnapshotDuringALaunchShowsTheToldState(t *testing.T) {
 	h := newHarness(t)
-	gate := make(chan struct{})
-	h.starter.mu.Lock()
-	h.starter.gate = gate
-	h.starter.mu.Unlock()
+	gate := h.starter.holdStarts()
 	h.write("web", `{"cmd":"/bin/sleep 100","starttime":0,"autostart":false}`)
 	h.reload()
 	sub, err := h.s.Subscribe(0)
@@ -189,10 +178,7 @@ func TestRestartUnderWayOfARunningInstanceCountsAsRunning(t *testing.T) {
 	h.reload()
 	h.await("web", Running)
 	pid := h.pids("web")[0]
-	gate := make(chan struct{})
-	h.starter.mu.Lock()
-	h.starter.gate = gate
-	h.starter.mu.Unlock()
+	gate := h.starter.holdStarts()
 	defer close(gate)
 	h.advance(2 * stableUptime) // past a failed start: restarted at once
 	h.starter.exit(pid, exitStatus(1))

@@ -99,11 +99,12 @@ type instance struct {
 	retire     bool // forget the instance once it has no process
 
 	// A start under way (launch.go): STARTING with no pid until launched.
-	launching  bool
-	untold     bool   // observers have not been told of it: they last saw
-	fromState  State  // this state,
-	fromDetail string // with this detail
-	earlyReady string // how the process proved ready before its start was known
+	launching    bool
+	untold       bool   // observers have not been told of it: they last saw
+	fromState    State  // this state,
+	fromDetail   string // with this detail
+	earlyReady   string // how the process proved ready before its start was known
+	countRestart bool   // the start is a restart, to count with its outcome
 
 	ready   *jobfile.Probe // the ready check of the current process (its spec's when it started); nil: starttime
 	then    afterStop      // what follows the stop under way, when the instance asked for it itself
@@ -179,21 +180,21 @@ func (in *instance) start(rt runtime) {
 	in.pending = false
 	in.cancelTimer()
 	in.failures = 0
-	in.spawn(rt, "")
+	in.spawn(rt, "", false)
 }
 
 // restart spawns a process on the instance's own (a retry or an
 // autorestart) and counts it; why says what caused it, for the log.
 func (in *instance) restart(rt runtime, why string) {
-	in.restarts++
-	in.job.stats.Restarts++
-	in.spawn(rt, fmt.Sprintf("%s (restart %d)", why, in.restarts))
+	in.spawn(rt, fmt.Sprintf("%s (restart %d)", why, in.restarts+1), true)
 }
 
 // spawn starts a process; why is the detail of the state it enters ("" for
-// a start that was asked for). The instance is STARTING with no pid until
+// a start that was asked for), and restart says whether it is a restart,
+// which is counted once the start's outcome is told (launched), so that
+// status never shows the count of a restart beside the state before it. The instance is STARTING with no pid until
 // the start's outcome comes (launched); observers are told then.
-func (in *instance) spawn(rt runtime, why string) {
+func (in *instance) spawn(rt runtime, why string, restart bool) {
 	in.cancelTimer()
 	in.spec = in.job.spec
 	in.ready = in.spec.Ready
@@ -201,7 +202,7 @@ func (in *instance) spawn(rt runtime, why string) {
 	in.pid, in.pgid = 0, 0
 	in.killed, in.leaderGone = false, false
 	in.fromState, in.fromDetail = in.state, in.detail // told: no start is under way
-	in.launching, in.untold, in.earlyReady = true, true, ""
+	in.launching, in.untold, in.earlyReady, in.countRestart = true, true, "", restart
 	in.state, in.detail = Starting, why
 	rt.launch(in) // may call launched before it returns: nothing may follow it here
 }
@@ -210,6 +211,11 @@ func (in *instance) spawn(rt runtime, why string) {
 // why it could not start.
 func (in *instance) launched(rt runtime, pid int, err error) {
 	in.launching = false
+	if in.countRestart {
+		in.countRestart = false
+		in.restarts++
+		in.job.stats.Restarts++
+	}
 	if in.state == Stopping {
 		in.launchedWhileStopping(rt, pid, err)
 		return

@@ -188,3 +188,24 @@ func TestRestartUnderWayOfARunningInstanceCountsAsRunning(t *testing.T) {
 	require.NoError(t, h.s.Wait(ctx, "web", Running), "waited for the restart under way")
 	require.ErrorIs(t, h.s.Start(ctx, "web"), ErrRedundant)
 }
+
+// A restart under way is counted with its outcome: status never shows the
+// count of a restart beside the state before it.
+func TestRestartIsCountedWithItsOutcome(t *testing.T) {
+	rt := newFakeRT()
+	in := newTestInstance(rt, nil)
+	running(in, rt)
+	rt.hold = true
+	rt.clock.Advance(time.Minute)
+	in.exited(rt, exitStatus(3))
+	require.True(t, in.launching)
+	ps := processStatus(in)
+	require.Equal(t, "RUNNING", ps.State)
+	require.Zero(t, ps.Restarts)
+
+	rt.finishLaunches()
+	ps = processStatus(in)
+	require.Equal(t, "STARTING", ps.State)
+	require.Equal(t, 1, ps.Restarts)
+	require.Contains(t, ps.Detail, "(restart 1)")
+}

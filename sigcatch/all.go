@@ -70,18 +70,33 @@ func Catchable() []os.Signal {
 // signal handling (signal.Ignore would not do: an ignored signal stays
 // ignored across exec).
 //
-// Each signal os/signal enables costs a round trip between the caller and
-// the runtime's signal-mask goroutine, which is locked to its thread: a
-// caller that is not locked to its own thread (as the main goroutine is
-// during package initialisation) needs half the thread switches.
+// Only SIGCHLD and the signals the Go runtime must see itself (those
+// Handleable refuses: the faults and SIGPIPE) go through os/signal, which
+// enables each signal by a round trip to a goroutine locked to its thread:
+// some sixty of those were milliseconds and more than a hundred thread
+// switches in every `taskmasterd -- CMD`. The others are Handle's, one
+// system call each.
 //
-// The error says when Notify cannot catch 32 and 34 (on an architecture
-// it has no handler for): then either signal still ends the process.
+// The error says when Handle cannot catch signals on this architecture:
+// then os/signal catches them all but 32 and 34, and either of those still
+// ends the process.
 func CatchAll() (*Caught, error) {
 	c := &Caught{Child: make(chan os.Signal, 1), Other: make(chan os.Signal, 64)}
 	signal.Notify(c.Child, syscall.SIGCHLD)
-	signal.Notify(c.Other, Catchable()...)
-	if err := Notify(c.Other); err != nil {
+	var runtimes []os.Signal
+	var own []syscall.Signal
+	for _, s := range Catchable() {
+		if sig := s.(syscall.Signal); Handleable(sig) {
+			own = append(own, sig)
+		} else {
+			runtimes = append(runtimes, s)
+		}
+	}
+	signal.Notify(c.Other, runtimes...)
+	if err := Handle(c.Other, append(own, Signals...)...); err != nil {
+		for _, sig := range own {
+			signal.Notify(c.Other, sig)
+		}
 		return c, fmt.Errorf("signals 32 and 34 cannot be caught and would end taskmasterd: %w", err)
 	}
 	return c, nil

@@ -9,9 +9,12 @@ import (
 
 const supported = true
 
-// writeFD is the pipe the handler writes each signal number to; the
-// assembly reads it.
-var writeFD int32 = -1
+// writeFD is the pipe the handler writes each signal number to, and
+// ownPID the process it writes in; the assembly reads both.
+var (
+	writeFD int32 = -1
+	ownPID  int32
+)
 
 // handler and restorer are written in assembly (handler_linux_*.s): the
 // kernel calls handler with the C calling convention and returns from it

@@ -8,4 +8,4 @@ const supported = false
 
 func setHandler(syscall.Signal) error { return ErrUnsupported }
 
-var writeFD int32
+var writeFD, ownPID int32

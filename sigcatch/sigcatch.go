@@ -12,14 +12,22 @@ import (
 // and 34 on Linux.
 var Signals = []syscall.Signal{32, 34}
 
-// ErrUnsupported is returned by Notify on an architecture it has no
-// handler for.
+// ErrUnsupported is returned by Notify and Handle on an architecture
+// sigcatch has no handler for.
 var ErrUnsupported = errors.New("sigcatch: no signal handler for this architecture")
 
+// subscriber is a channel and the signals it asked for, as a bit set
+// (bit n-1 for signal n).
+type subscriber struct {
+	c    chan<- os.Signal
+	sigs uint64
+}
+
 var (
-	mu      sync.Mutex
-	started bool
-	subs    []chan<- os.Signal
+	mu        sync.Mutex
+	started   bool
+	installed uint64 // the signals the handler is installed for
+	subs      []subscriber
 )
 
 // Notify makes every signal of Signals that this process receives go to c,
@@ -28,22 +36,68 @@ var (
 // Like signal.Notify, it never blocks sending: a signal that arrives while
 // c is full is dropped for c, so c needs room. Signals of one kind
 // coalesce, as they do in the kernel.
-func Notify(c chan<- os.Signal) error {
+func Notify(c chan<- os.Signal) error { return Handle(c, Signals...) }
+
+// Handle is Notify for any signal the Go runtime does not need to see
+// itself (see Handleable): sigcatch's handler replaces the runtime's, so
+// that each signal costs one system call to catch, where signal.Notify
+// costs a round trip between two threads for each signal it enables.
+// A signal handled here must not also be passed to signal.Notify, which
+// would put the runtime's handler back.
+func Handle(c chan<- os.Signal, sigs ...syscall.Signal) error {
+	var set uint64
+	for _, sig := range sigs {
+		if !Handleable(sig) {
+			return fmt.Errorf("sigcatch: signal %d is the Go runtime's to handle", int(sig))
+		}
+		set |= bit(sig)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if !started {
-		if err := install(); err != nil {
+		if err := start(); err != nil {
 			return err
 		}
 		started = true
 	}
-	subs = append(subs, c)
+	for _, sig := range sigs {
+		if installed&bit(sig) != 0 {
+			continue
+		}
+		if err := setHandler(sig); err != nil {
+			return fmt.Errorf("sigcatch: signal %d: %w", int(sig), err)
+		}
+		installed |= bit(sig)
+	}
+	subs = append(subs, subscriber{c: c, sigs: set})
 	return nil
 }
 
-// install opens the pipe the handler writes to, starts its reader, and
-// installs the handler for every signal of Signals.
-func install() error {
+// Handleable reports whether Handle may take sig from the Go runtime.
+// It may not take what cannot be caught (SIGKILL, SIGSTOP), the signals
+// the runtime uses (SIGPROF for its profiler, 33 for its per-thread
+// system calls, SIGURG for preemption unless PreemptionOff), the ones a
+// fault raises (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS: the
+// runtime turns those into panics or a crash with a trace, where a
+// handler that returns would run the faulting instruction again), and
+// SIGPIPE, which the runtime raises when a write to standard output or
+// error fails and which ends the process unless os/signal wants it.
+func Handleable(sig syscall.Signal) bool {
+	switch sig {
+	case syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGPROF, 33,
+		syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGILL,
+		syscall.SIGTRAP, syscall.SIGSYS, syscall.SIGPIPE:
+		return false
+	case syscall.SIGURG:
+		return PreemptionOff()
+	}
+	return sig >= 1 && sig <= 64
+}
+
+func bit(sig syscall.Signal) uint64 { return 1 << (uint(sig) - 1) }
+
+// start opens the pipe the handler writes to and starts its reader.
+func start() error {
 	if !supported {
 		return ErrUnsupported
 	}
@@ -56,13 +110,10 @@ func install() error {
 	}
 	r := os.NewFile(uintptr(p[0]), "sigcatch")
 	// The write end stays open for the life of the process: the handler
-	// may run at any time.
+	// may run at any time. The handler writes only in this process, not
+	// in a child between its fork and its exec (see handler).
+	ownPID = int32(os.Getpid())
 	writeFD = int32(p[1])
-	for _, sig := range Signals {
-		if err := setHandler(sig); err != nil {
-			return fmt.Errorf("sigcatch: signal %d: %w", int(sig), err)
-		}
-	}
 	go relay(r)
 	return nil
 }
@@ -78,9 +129,13 @@ func relay(r *os.File) {
 		}
 		mu.Lock()
 		for _, b := range buf[:n] {
-			for _, c := range subs {
+			sig := syscall.Signal(b)
+			for _, s := range subs {
+				if s.sigs&bit(sig) == 0 {
+					continue
+				}
 				select {
-				case c <- syscall.Signal(b):
+				case s.c <- sig:
 				default:
 				}
 			}

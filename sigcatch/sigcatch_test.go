@@ -135,3 +135,69 @@ func TestCatchableIsEveryOtherSignal(t *testing.T) {
 		}
 	}
 }
+
+// Handle takes a signal from the runtime: it arrives on the channel that
+// asked for it, and only there.
+func TestHandleDeliversToTheChannelThatAskedOnly(t *testing.T) {
+	usr1 := make(chan os.Signal, 4)
+	usr2 := make(chan os.Signal, 4)
+	require.NoError(t, Handle(usr1, syscall.SIGUSR1))
+	require.NoError(t, Handle(usr2, syscall.SIGUSR2))
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR2))
+	require.Equal(t, syscall.SIGUSR2, receive(t, usr2))
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))
+	require.Equal(t, syscall.SIGUSR1, receive(t, usr1))
+	// Each channel has had exactly its own: the relay passes a signal to
+	// every channel under mu, so once it is free, any other is queued.
+	mu.Lock()
+	mu.Unlock()
+	require.Empty(t, usr1)
+	require.Empty(t, usr2)
+}
+
+// The signals the runtime must see itself stay its own: a fault that a
+// returning handler would only repeat, SIGPIPE, preemption, profiling.
+func TestHandleRefusesTheRuntimesSignals(t *testing.T) {
+	c := make(chan os.Signal, 1)
+	for _, sig := range []syscall.Signal{syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGILL,
+		syscall.SIGTRAP, syscall.SIGSYS, syscall.SIGPIPE, syscall.SIGPROF, syscall.SIGKILL, syscall.SIGSTOP, 33} {
+		err := Handle(c, sig)
+		require.ErrorContains(t, err, "signal "+strconv.Itoa(int(sig))+" is the Go runtime's", "signal %d", int(sig))
+	}
+	require.Equal(t, PreemptionOff(), Handleable(syscall.SIGURG))
+}
+
+// The handler writes only in the process that installed it: in a child
+// forked by the runtime, before its exec, a signal is the child's. The
+// test stands in for the child by making the handler think it runs
+// elsewhere, and sends to its own thread, where delivery is synchronous.
+func TestTheHandlerIsSilentInAnotherProcess(t *testing.T) {
+	c := make(chan os.Signal, 4)
+	require.NoError(t, Handle(c, syscall.SIGHUP, syscall.SIGWINCH))
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pid, tid := os.Getpid(), syscall.Gettid()
+	own := ownPID
+	ownPID = own + 1
+	require.NoError(t, syscall.Tgkill(pid, tid, syscall.SIGHUP))
+	ownPID = own
+	require.NoError(t, syscall.Tgkill(pid, tid, syscall.SIGWINCH))
+	require.Equal(t, syscall.SIGWINCH, receive(t, c), "the SIGHUP sent while the handler was not in its process came through")
+}
+
+// CatchAll hands the runtime only what it must see, and takes the rest
+// with its own handler, where each costs one system call.
+func TestCatchAllUsesItsOwnHandlerWherePossible(t *testing.T) {
+	caught, err := CatchAll()
+	require.NoError(t, err)
+	for _, sig := range Catchable() {
+		s := sig.(syscall.Signal)
+		require.Equal(t, Handleable(s), installed&bit(s) != 0, "signal %d", int(s))
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGPIPE, 34} {
+		require.NoError(t, syscall.Kill(os.Getpid(), sig))
+		require.Equal(t, sig, receive(t, caught.Other))
+	}
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGCHLD))
+	require.Equal(t, syscall.SIGCHLD, receive(t, caught.Child))
+}

@@ -2,15 +2,16 @@
 // program's packages are still being initialised: only taskmasterd's main
 // package imports it, for that side effect.
 //
-// Catching some sixty signals one by one costs a thread round trip each in
-// the Go runtime, milliseconds in all, in every `taskmasterd -- CMD`. The
-// init starts a goroutine that does it, so that the catch overlaps the
+// The init starts a goroutine that does it, so that the catch overlaps the
 // other packages' initialisation (which runs on the main thread) rather
 // than following it, and signals are caught sooner: this package needs
 // only os/signal and sigcatch, so it initialises before the heavier
-// packages (net/http, the Prometheus client, protobuf) do. The goroutine
-// is not locked to a thread, as the main goroutine is during
-// initialisation, which halves the runtime's thread switches per signal.
+// packages (net/http, the Prometheus client, protobuf) do. Most signals
+// cost one system call to catch (sigcatch.Handle); the few that go
+// through os/signal cost a round trip each to the runtime's signal-mask
+// goroutine, which is locked to its thread, and a goroutine that is not
+// locked to a thread, as the main goroutine is during initialisation,
+// halves the thread switches of each.
 //
 // The umask helper (package reexec), which is taskmasterd too but only
 // execs its job's program, catches nothing: its job starts as soon as it

@@ -24,7 +24,8 @@ import (
 //     the reaper), the check Docker's HEALTHCHECK would run;
 //   - taskmasterd with ready checks only, once they passed: nothing runs,
 //     so 0 ticks;
-//   - Docker's own HEALTHCHECK of the same nc, in b.healthN containers.
+//   - Docker's own HEALTHCHECK of the same nc, b.healthN checks a second
+//     (dockerShape: fewer containers, each checked more often).
 //
 // The checks connect to listeners of the benchmark's own (one per
 // instance), so that what answers them costs taskmasterd nothing; Docker's
@@ -64,7 +65,8 @@ func (b *bench) health(ctx context.Context) (string, error) {
 		}
 		samples = append(samples, sample)
 	}
-	progress("health: docker HEALTHCHECK, %d containers", b.healthN)
+	containers, interval := b.dockerShape()
+	progress("health: docker HEALTHCHECK, %d containers, every %v", containers, interval)
 	dockerSample, err := b.dockerHealth(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -289,10 +291,11 @@ func (b *bench) healthChecks(samples []healthSample) {
 
 // healthReport is the section's text.
 func (b *bench) healthReport(samples []healthSample) string {
+	containers, interval := b.dockerShape()
 	var sb strings.Builder
 	sb.WriteString("## 11. Health checks\n\n")
-	fmt.Fprintf(&sb, "**CPU time of health checks**: %d instances, each checked every second, measured over a window of %s s once every instance was healthy (and %g s more), one setup at a time. Each taskmasterd instance is `%s` in a job of its own, checked against a listener of the benchmark's own on a port of its own (which closes each connection at once), so that what answers costs taskmasterd nothing. CPU is utime + stime from `/proc/PID/stat` in ticks of %v: taskmasterd's own, and that of the processes it reaped in the window (`cutime` + `cstime`: the exec checks). For Docker: `dockerd` and `containerd` (which serve every container of the machine, others' too), and the `containerd-shim` of each container with what it reaped (the `runc exec` and the check of each HEALTHCHECK); each container (`FROM scratch` with busybox, `--network none`) runs `busybox nc -ll -p 8080 -e /bin/true` and `HEALTHCHECK --interval=1s CMD [\"/bin/busybox\", \"nc\", \"127.0.0.1\", \"8080\"]`: Docker's HEALTHCHECK can only run a command in the container.\n\n",
-		b.healthN, num(b.healthWindow.Seconds()), b.settle.Seconds(), sleeper, clockTick)
+	fmt.Fprintf(&sb, "**CPU time of health checks**: %d instances, each checked every second, measured over a window of %s s once every instance was healthy (and %g s more), one setup at a time. Each taskmasterd instance is `%s` in a job of its own, checked against a listener of the benchmark's own on a port of its own (which closes each connection at once), so that what answers costs taskmasterd nothing. CPU is utime + stime from `/proc/PID/stat` in ticks of %v: taskmasterd's own, and that of the processes it reaped in the window (`cutime` + `cstime`: the exec checks). For Docker: `dockerd` and `containerd` (which serve every container of the machine, others' too), and the `containerd-shim` of each container with what it reaped (the `runc exec` and the check of each HEALTHCHECK); each container (`FROM scratch` with busybox, `--network none`) runs `busybox nc -ll -p 8080 -e /bin/true` and `HEALTHCHECK --interval=%v CMD [\"/bin/busybox\", \"nc\", \"127.0.0.1\", \"8080\"]`: Docker's HEALTHCHECK can only run a command in the container. Docker makes the same %d checks a second in %d containers, each checked every %v: its cost is one exec in a container per check, whichever container it is, and starting and removing containers (about 0.7 s of dockerd each) was most of the section's time.\n\n",
+		b.healthN, num(b.healthWindow.Seconds()), b.settle.Seconds(), sleeper, clockTick, interval, b.healthN, containers, interval)
 	sb.WriteString("| setup | checks | CPU ms (daemon) | CPU ms (reaped: checks) | CPU ms total | % of a core | µs per check |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range samples {
 		if s.note != "" {

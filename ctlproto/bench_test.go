@@ -83,3 +83,27 @@ func BenchmarkPeerUID(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDecodeResponseStatus decodes the envelope of a status reply of
+// 200 processes, as taskmasterctl reads it: most of its bytes are the
+// base64 of the status JSON.
+func BenchmarkDecodeResponseStatus(b *testing.B) {
+	var status []byte
+	status = append(status, `{"jobs":[`...)
+	for i := range 200 {
+		if i > 0 {
+			status = append(status, ',')
+		}
+		status = append(status, `{"name":"s01","instances":[{"name":"s01:0","state":"RUNNING","pid":19476,"uptime_ms":123456,"restarts":0}]}`...)
+	}
+	status = append(status, `]}`...)
+	frame := AppendResponse(nil, Status(status))
+	frame = frame[:len(frame)-2] // the ";;"
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeResponse(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

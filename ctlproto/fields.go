@@ -99,6 +99,9 @@ func (o object) str(key string) (string, error) {
 	if !ok || string(raw) == "null" {
 		return "", nil
 	}
+	if plain, ok := plainString(raw); ok {
+		return string(plain), nil
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", invalidf("%q is not a string", key)
@@ -109,11 +112,17 @@ func (o object) str(key string) (string, error) {
 // bytes returns the base64-decoded string under key, nil when it is missing
 // or empty.
 func (o object) bytes(key string) ([]byte, error) {
-	s, err := o.str(key)
-	if err != nil || s == "" {
-		return nil, err
+	var b []byte
+	var err error
+	if plain, ok := plainString(o[key]); ok {
+		b, err = decodeBase64(plain) // no string between: a status is tens of KiB
+	} else {
+		var s string
+		if s, err = o.str(key); err != nil || s == "" {
+			return nil, err
+		}
+		b, err = decodeBase64([]byte(s))
 	}
-	b, err := decodeBase64(s)
 	if err != nil {
 		return nil, invalidf("%q is not base64: %v", key, err)
 	}
@@ -123,12 +132,33 @@ func (o object) bytes(key string) ([]byte, error) {
 	return b, nil
 }
 
-// decodeBase64 accepts the standard alphabet with or without padding.
-func decodeBase64(s string) ([]byte, error) {
-	if len(s)%4 != 0 {
-		return base64.RawStdEncoding.DecodeString(s)
+// plainString returns what is between the quotes of raw when raw is a
+// JSON string whose value is those very bytes: printable ASCII with no
+// quote and no backslash, as base64 and most names are. Only a string
+// with escapes (the original client writes "\/" for "/") or other
+// characters needs encoding/json's decoding, and its copy.
+func plainString(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil, false
 	}
-	return base64.StdEncoding.DecodeString(s)
+	inner := raw[1 : len(raw)-1]
+	for _, c := range inner {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return nil, false
+		}
+	}
+	return inner, true
+}
+
+// decodeBase64 accepts the standard alphabet with or without padding.
+func decodeBase64(src []byte) ([]byte, error) {
+	enc := base64.StdEncoding
+	if len(src)%4 != 0 {
+		enc = base64.RawStdEncoding
+	}
+	dst := make([]byte, enc.DecodedLen(len(src)))
+	n, err := enc.Decode(dst, src)
+	return dst[:n], err
 }
 
 // appendBase64 appends b as a quoted, padded, standard base64 JSON string.

@@ -115,19 +115,33 @@ func TestBase64Variants(t *testing.T) {
 			raw[i] = byte(i*37 + 250)
 		}
 		padded := b64(string(raw))
-		got, err := decodeBase64(padded)
+		got, err := decodeBase64([]byte(padded))
 		require.NoError(t, err)
 		require.Equal(t, raw, append([]byte{}, got...))
 		unpadded := padded
 		for len(unpadded) > 0 && unpadded[len(unpadded)-1] == '=' {
 			unpadded = unpadded[:len(unpadded)-1]
 		}
-		got, err = decodeBase64(unpadded)
+		got, err = decodeBase64([]byte(unpadded))
 		require.NoError(t, err)
 		require.Equal(t, raw, append([]byte{}, got...))
 	}
-	_, err := decodeBase64("a")
+	_, err := decodeBase64([]byte("a"))
 	require.Error(t, err)
-	_, err = decodeBase64("-_-_")
+	_, err = decodeBase64([]byte("-_-_"))
 	require.Error(t, err, "URL alphabet is not accepted")
+}
+
+// plainString takes a string as it stands only when its bytes are its
+// value: any escape or byte outside printable ASCII goes to encoding/json.
+func TestPlainString(t *testing.T) {
+	for raw, want := range map[string]string{`"Pz8/"`: "Pz8/", `""`: "", `"a b=+"`: "a b=+"} {
+		got, ok := plainString([]byte(raw))
+		require.True(t, ok, raw)
+		require.Equal(t, want, string(got))
+	}
+	for _, raw := range []string{`"Pz8\/"`, `"\u0061"`, "\"a\tb\"", "\"\xc3\xa9\"", `"a`, `1`, `"`, `null`} {
+		_, ok := plainString([]byte(raw))
+		require.False(t, ok, raw)
+	}
 }

@@ -105,12 +105,10 @@ func decodeResponseFields(obj object, resp *Response) error {
 	if resp.Data, err = obj.bytes("data"); err != nil {
 		return err
 	}
-	list, err := obj.bytes("list")
-	if err != nil {
-		return err
-	}
-	if resp.Data == nil {
-		resp.Data = list
+	if resp.Data == nil { // "list" carries the same bytes: read it only alone
+		if resp.Data, err = obj.bytes("list"); err != nil {
+			return err
+		}
 	}
 	msg, err := obj.bytes("error")
 	resp.Job, resp.Error = string(job), string(msg)

@@ -48,6 +48,7 @@ func TestDecodeResponse(t *testing.T) {
 		{"whitespace", "\r\n{ \"response\" : \"success\" }\r\n", Response{Kind: KindSuccess}},
 		{"list under list only", `{"response":"list","list":"e30="}`, Response{Kind: KindList, Data: []byte("{}")}},
 		{"list under data first", `{"response":"list","data":"e30=","list":"W10="}`, Response{Kind: KindList, Data: []byte("{}")}},
+		{"list beside data is not read", `{"response":"list","data":"e30=","list":"not base64!"}`, Response{Kind: KindList, Data: []byte("{}")}},
 		{"escaped slash", `{"response":"file","job":"Pz8\/","data":"Pz8\/"}`, Response{Kind: KindFile, Job: "???", Data: []byte("???")}},
 		{"unknown keys", `{"response":"success","extra":1}`, Response{Kind: KindSuccess}},
 	}

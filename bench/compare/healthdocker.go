@@ -38,9 +38,9 @@ func (b *bench) dockerShape() (containers int, interval time.Duration) {
 	return containers, time.Second * time.Duration(containers) / time.Duration(b.healthN)
 }
 
-
 // dockerHealth runs the containers of dockerShape, whose HEALTHCHECKs
-// make b.healthN checks a second, waits until each has been checked, and measures Docker over the window.
+// make b.healthN checks a second, waits until each has been checked, and
+// measures Docker over the window.
 // It returns an error, and the section notes it, when Docker cannot be
 // used.
 func (b *bench) dockerHealth(ctx context.Context) (healthSample, error) {

@@ -120,6 +120,25 @@ func awaitFileContent(t *testing.T, path string, timeout time.Duration) string {
 	return string(data)
 }
 
+// awaitFileIs waits until the file at path holds want: for a file its
+// writer fills in several writes, where the first content seen may be
+// only part of it. On timeout it fails with what the file held.
+func awaitFileIs(t *testing.T, path, want string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		data, err := os.ReadFile(path)
+		if err == nil && string(data) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			require.NoError(t, err)
+			require.Equal(t, want, string(data), "%s after %v", path, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // consoleHas reports whether buf holds line as a whole line.
 func consoleHas(buf *syncBuffer, line string) bool {
 	return countConsoleLines(buf, line) > 0

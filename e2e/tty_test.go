@@ -116,10 +116,10 @@ func TestTerminalJobIsATerminal(t *testing.T) {
 	d.awaitStates("tty", 10*time.Second, "RUNNING")
 	d.awaitStates("pipe", 10*time.Second, "RUNNING")
 	terminal := "fd 0: a terminal\r\nfd 1: a terminal\r\nfd 2: a terminal\r\n"
-	require.Equal(t, terminal, awaitFileContent(t, filepath.Join(dir, "tty.log"), 10*time.Second))
+	awaitFileIs(t, filepath.Join(dir, "tty.log"), terminal, 10*time.Second)
 	eventually(t, 10*time.Second, func() bool { return d.ctlOK("tail", "tty") == terminal }, "tail tty: %q", d.ctlOK("tail", "tty"))
 	piped := "fd 0: not a terminal\nfd 1: not a terminal\nfd 2: not a terminal\n"
-	require.Equal(t, piped, awaitFileContent(t, filepath.Join(dir, "pipe.log"), 10*time.Second))
+	awaitFileIs(t, filepath.Join(dir, "pipe.log"), piped, 10*time.Second)
 	eventually(t, 10*time.Second, func() bool { return strings.Contains(d.ctlOK("tail", "pipe"), piped) }, "tail pipe")
 
 	pid := d.hostPidOf("tty:0")

@@ -154,14 +154,32 @@ func noDaemon(t *testing.T) *daemon {
 }
 
 // hostPidsOf returns the pids of job's processes as the test sees them;
-// they must be alive.
+// they must be alive, or be started within 10 s: a start is made off the
+// supervisor's loop, so a status asked for just after taskmasterd began
+// listening may come before the first start is told.
 func (d *daemon) hostPidsOf(job string) []int {
 	d.t.Helper()
 	var inner []int
-	for _, p := range d.status()[job].Processes {
-		require.NotZero(d.t, p.Pid, "%s has no process", p.Name)
-		inner = append(inner, p.Pid)
+	var missing string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		procs := d.status()[job].Processes
+		inner, missing = inner[:0], ""
+		if len(procs) == 0 {
+			missing = job // not loaded yet
+		}
+		for _, p := range procs {
+			if p.Pid == 0 {
+				missing = p.Name
+			}
+			inner = append(inner, p.Pid)
+		}
+		if missing == "" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
+	require.Empty(d.t, missing, "%s has no process", missing)
 	return d.hostPids(inner)
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -19,15 +20,33 @@ const NoPreempt = "asyncpreemptoff=1"
 var linkedGODEBUG string
 
 // PreemptionOff reports whether the Go runtime started with async
-// preemption off: the environment's GODEBUG decides when it sets
-// asyncpreemptoff, else the linked default does. Only then is every
-// SIGURG one that someone else sent.
+// preemption off, read as the runtime reads it: the linked default
+// first, then the environment's GODEBUG, the last asyncpreemptoff=N of
+// each winning, and a value that is not a number ignored. Only then is
+// every SIGURG one that someone else sent.
 func PreemptionOff() bool {
-	godebug := os.Getenv("GODEBUG")
-	if strings.Contains(godebug, NoPreempt) {
-		return true
+	off := false
+	for _, godebug := range []string{linkedGODEBUG, os.Getenv("GODEBUG")} {
+		if n, ok := lastSetting(godebug, "asyncpreemptoff"); ok {
+			off = n != 0
+		}
 	}
-	return !strings.Contains(godebug, "asyncpreemptoff=") && strings.Contains(linkedGODEBUG, NoPreempt)
+	return off
+}
+
+// lastSetting returns the value of the last key=N of a GODEBUG list
+// whose N is a number, and whether there is one.
+func lastSetting(godebug, key string) (n int, ok bool) {
+	for _, kv := range strings.Split(godebug, ",") {
+		k, v, found := strings.Cut(kv, "=")
+		if !found || k != key {
+			continue
+		}
+		if i, err := strconv.ParseInt(v, 10, 32); err == nil { // as the runtime parses it
+			n, ok = int(i), true
+		}
+	}
+	return n, ok
 }
 
 // Caught are the signals a process receives once CatchAll has run.
@@ -39,8 +58,8 @@ type Caught struct {
 	Other chan os.Signal
 }
 
-// Catchable are the signals CatchAll catches through os/signal: all of
-// them but SIGKILL and SIGSTOP (which cannot be caught), SIGPROF (the Go
+// Catchable are the signals CatchAll catches besides SIGCHLD and
+// Signals, through os/signal or its own handler: all of them but SIGKILL and SIGSTOP (which cannot be caught), SIGPROF (the Go
 // runtime takes it for its profiler and never passes it on), SIGCHLD
 // (which has its own channel), 32 and 34 (which os/signal cannot catch:
 // Notify does) and 33 (which the runtime keeps for itself and ignores

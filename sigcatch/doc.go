@@ -19,9 +19,13 @@
 // The same handler serves every other signal the runtime does not need to
 // see itself (Handle, Handleable): catching a signal through os/signal
 // costs a round trip between two threads, catching it here one system
-// call, and an init catches some sixty at every start. The handler writes
-// only in the process that installed it, so that a child the runtime has
-// forked, which keeps the handler until its exec, never speaks for it.
+// call, and an init catches some sixty at every start. Like os/signal, it
+// unblocks what it catches (on a thread of its own), so that a signal the
+// process started with blocked is delivered too. The handler writes only
+// in the process that installed it: a child the runtime has forked keeps
+// the handler until its exec for the signals the runtime does not reset
+// there, and the handler gives a signal sent to the child then its
+// default action, as that reset would have.
 //
 // Signal 33, the third signal the runtime reserves, needs nothing: the
 // runtime handles it itself (it uses it for per-thread system calls) and

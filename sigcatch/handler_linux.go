@@ -61,3 +61,27 @@ func setHandler(sig syscall.Signal) error {
 	}
 	return nil
 }
+
+// actionOf returns the handler address the kernel holds for sig:
+// handlerPC() when it is sigcatch's, 0 for SIG_DFL.
+func actionOf(sig syscall.Signal) (uintptr, error) {
+	var act kernelSigaction
+	_, _, errno := syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig),
+		0, uintptr(unsafe.Pointer(&act)), unsafe.Sizeof(act.mask), 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return act.handler, nil
+}
+
+// unblock unblocks the signals of set (bit n-1 for signal n) on the
+// calling thread.
+func unblock(set uint64) error {
+	const sigUnblock = 1
+	_, _, errno := syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, sigUnblock,
+		uintptr(unsafe.Pointer(&set)), 0, unsafe.Sizeof(set), 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}

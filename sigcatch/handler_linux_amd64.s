@@ -5,15 +5,18 @@
 // number as one byte to writeFD and returns; the registers it changes are
 // restored by rt_sigreturn. It touches nothing of the Go runtime.
 //
-// It writes only when it runs in ownPID: a child the runtime has forked
+// It writes only when it runs in ownPID. A child the runtime has forked
 // (sharing this process's memory until it execs) keeps the handler until
-// its exec, and a signal sent to the child then is the child's, not this
-// process's to pass on.
+// its exec for the signals the runtime does not reset there (SIGTSTP,
+// SIGTTIN, SIGTTOU, SIGCONT, 32, 34): a signal sent to the child then is
+// the child's. The handler gives it the default action, as the runtime's
+// reset would have: it sets SIG_DFL and sends the signal again to its own
+// thread, where it arrives once the handler returns and unblocks it.
 TEXT ·handler(SB),NOSPLIT|NOFRAME,$0-0
 	MOVQ	$39, AX	// SYS_getpid; the kernel keeps DI
 	SYSCALL
 	CMPL	AX, ·ownPID(SB)
-	JNE	done
+	JNE	child
 	SUBQ	$16, SP
 	MOVB	DI, 0(SP)
 	MOVLQSX	·writeFD(SB), DI
@@ -22,7 +25,28 @@ TEXT ·handler(SB),NOSPLIT|NOFRAME,$0-0
 	MOVQ	$1, AX	// SYS_write
 	SYSCALL
 	ADDQ	$16, SP
-done:
+	RET
+child:
+	MOVQ	AX, R12	// the child's pid
+	MOVQ	DI, R13	// the signal
+	SUBQ	$32, SP	// struct sigaction, all zero: SIG_DFL
+	MOVQ	$0, 0(SP)
+	MOVQ	$0, 8(SP)
+	MOVQ	$0, 16(SP)
+	MOVQ	$0, 24(SP)
+	MOVQ	SP, SI
+	MOVQ	$0, DX
+	MOVQ	$8, R10
+	MOVQ	$13, AX	// SYS_rt_sigaction(sig, &act, NULL, 8)
+	SYSCALL
+	ADDQ	$32, SP
+	MOVQ	$186, AX	// SYS_gettid
+	SYSCALL
+	MOVQ	R12, DI
+	MOVQ	AX, SI
+	MOVQ	R13, DX
+	MOVQ	$234, AX	// SYS_tgkill(pid, tid, sig)
+	SYSCALL
 	RET
 
 // restorer is where handler returns to: it ends the signal delivery.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 )
@@ -28,6 +29,7 @@ var (
 	started   bool
 	installed uint64 // the signals the handler is installed for
 	subs      []subscriber
+	masker    chan maskRequest // to the thread that keeps the signals unblocked
 )
 
 // Notify makes every signal of Signals that this process receives go to c,
@@ -42,8 +44,11 @@ func Notify(c chan<- os.Signal) error { return Handle(c, Signals...) }
 // itself (see Handleable): sigcatch's handler replaces the runtime's, so
 // that each signal costs one system call to catch, where signal.Notify
 // costs a round trip between two threads for each signal it enables.
-// A signal handled here must not also be passed to signal.Notify, which
-// would put the runtime's handler back.
+// Like signal.Notify, it unblocks the signals it catches (on a thread of
+// its own), so that a signal blocked when the process started is
+// delivered too. A signal handled here must not also be given to
+// os/signal: signal.Notify would leave sigcatch's handler in place and
+// its channel would get nothing, signal.Ignore would take the signal.
 func Handle(c chan<- os.Signal, sigs ...syscall.Signal) error {
 	var set uint64
 	for _, sig := range sigs {
@@ -60,6 +65,9 @@ func Handle(c chan<- os.Signal, sigs ...syscall.Signal) error {
 		}
 		started = true
 	}
+	// Subscribed first: a signal that comes as soon as its handler is in
+	// place has somewhere to go.
+	subs = append(subs, subscriber{c: c, sigs: set})
 	for _, sig := range sigs {
 		if installed&bit(sig) != 0 {
 			continue
@@ -69,8 +77,39 @@ func Handle(c chan<- os.Signal, sigs ...syscall.Signal) error {
 		}
 		installed |= bit(sig)
 	}
-	subs = append(subs, subscriber{c: c, sigs: set})
+	return unblockOnMasker(set)
+}
+
+// A maskRequest asks the masker to unblock a set of signals.
+type maskRequest struct {
+	set  uint64
+	done chan error
+}
+
+// unblockOnMasker has the masker thread unblock set and waits until it
+// has.
+func unblockOnMasker(set uint64) error {
+	req := maskRequest{set: set, done: make(chan error)}
+	masker <- req
+	if err := <-req.done; err != nil {
+		return fmt.Errorf("sigcatch: unblocking the signals: %w", err)
+	}
 	return nil
+}
+
+// keepUnblocked runs on a thread of its own for the life of the process,
+// the thread on which every handled signal is unblocked. Every thread of
+// a Go program starts with the mask the process started with, and the
+// runtime unblocks only the signals it needs: a signal a parent left
+// blocked would otherwise stay pending for ever. os/signal does the same
+// for the signals it catches (runtime.ensureSigM). The goroutine sleeps
+// on its channel between requests; its thread wakes for a signal only to
+// run the handler.
+func keepUnblocked(reqs <-chan maskRequest) {
+	runtime.LockOSThread() // never unlocked: the thread keeps its mask
+	for req := range reqs {
+		req.done <- unblock(req.set)
+	}
 }
 
 // Handleable reports whether Handle may take sig from the Go runtime.
@@ -79,14 +118,17 @@ func Handle(c chan<- os.Signal, sigs ...syscall.Signal) error {
 // system calls, SIGURG for preemption unless PreemptionOff), the ones a
 // fault raises (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS: the
 // runtime turns those into panics or a crash with a trace, where a
-// handler that returns would run the faulting instruction again), and
+// handler that returns would run the faulting instruction again),
+// SIGABRT, which the runtime raises to end itself when it crashes,
 // SIGPIPE, which the runtime raises when a write to standard output or
-// error fails and which ends the process unless os/signal wants it.
+// error fails and which ends the process unless os/signal wants it, and
+// SIGCHLD, whose action the reaper switches itself (package reaper).
 func Handleable(sig syscall.Signal) bool {
 	switch sig {
 	case syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGPROF, 33,
 		syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGILL,
-		syscall.SIGTRAP, syscall.SIGSYS, syscall.SIGPIPE:
+		syscall.SIGTRAP, syscall.SIGSYS, syscall.SIGABRT, syscall.SIGPIPE,
+		syscall.SIGCHLD:
 		return false
 	case syscall.SIGURG:
 		return PreemptionOff()
@@ -115,6 +157,8 @@ func start() error {
 	ownPID = int32(os.Getpid())
 	writeFD = int32(p[1])
 	go relay(r)
+	masker = make(chan maskRequest)
+	go keepUnblocked(masker)
 	return nil
 }
 

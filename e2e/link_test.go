@@ -219,8 +219,9 @@ func TestHealthz(t *testing.T) {
 		"app":  sleeper("critical", true, "autorestart", false),
 		"slow": sleeper("cmd", shArgv("trap '' TERM; exec sleep 1000"), "stoptime", 60),
 	}})
-	d.awaitStates("app", 10*time.Second, "RUNNING")
-	d.awaitStates("slow", 10*time.Second, "RUNNING")
+	for _, job := range []string{"web", "db", "app", "slow"} { // started one after the other
+		d.awaitStates(job, 10*time.Second, "RUNNING")
+	}
 	code, body := d.httpGet("/healthz", nil)
 	require.Equal(t, http.StatusOK, code, body)
 	require.JSONEq(t, `{"status":"ok"}`, body)

@@ -265,8 +265,11 @@ func TestAttachReadOnlyToAPipeJob(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "fifo")
 	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
 	d := startListening(t, daemonOpts{mode: asPID1, jobs: map[string]string{
-		// Prints what comes through the FIFO, so the test decides when.
-		"web": jobFile("cmd", []string{"/bin/sh", "-c", "while read line < " + fifo + "; do echo \"web says $line\"; done"}, "starttime", 0),
+		// Prints what comes through the FIFO, so the test decides when. The
+		// FIFO is held open for reading and writing: reopened for each
+		// line, it could be opened while the test's write end was still
+		// open, and then read EOF and end the job.
+		"web": jobFile("cmd", []string{"/bin/sh", "-c", "exec 3<> " + fifo + "; while read line <&3; do echo \"web says $line\"; done"}, "starttime", 0),
 	}})
 	d.awaitStates("web", 10*time.Second, "RUNNING")
 	tm := newTerminal(t, 24, 80)

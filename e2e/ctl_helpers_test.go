@@ -161,8 +161,7 @@ func (d *daemon) hostPidsOf(job string) []int {
 	d.t.Helper()
 	var inner []int
 	var missing string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually(d.t, 10*time.Second, func() bool {
 		procs := d.status()[job].Processes
 		inner, missing = inner[:0], ""
 		if len(procs) == 0 {
@@ -174,12 +173,8 @@ func (d *daemon) hostPidsOf(job string) []int {
 			}
 			inner = append(inner, p.Pid)
 		}
-		if missing == "" || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	require.Empty(d.t, missing, "%s has no process", missing)
+		return missing == ""
+	}, "%s has no process", lazy(func() string { return missing }))
 	return d.hostPids(inner)
 }
 

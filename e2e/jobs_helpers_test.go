@@ -125,18 +125,11 @@ func awaitFileContent(t *testing.T, path string, timeout time.Duration) string {
 // only part of it. On timeout it fails with what the file held.
 func awaitFileIs(t *testing.T, path, want string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		data, err := os.ReadFile(path)
-		if err == nil && string(data) == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			require.NoError(t, err)
-			require.Equal(t, want, string(data), "%s after %v", path, timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var data []byte
+	eventually(t, timeout, func() bool {
+		data, _ = os.ReadFile(path)
+		return string(data) == want
+	}, "%s holds %q, not %q", path, lazy(func() string { return string(data) }), want)
 }
 
 // consoleHas reports whether buf holds line as a whole line.

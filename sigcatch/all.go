@@ -59,14 +59,14 @@ type Caught struct {
 }
 
 // Catchable are the signals CatchAll catches besides SIGCHLD and
-// Signals, through os/signal or its own handler: all of them but SIGKILL and SIGSTOP (which cannot be caught), SIGPROF (the Go
-// runtime takes it for its profiler and never passes it on), SIGCHLD
-// (which has its own channel), 32 and 34 (which os/signal cannot catch:
-// Notify does) and 33 (which the runtime keeps for itself and ignores
-// when it comes from elsewhere). SIGURG is caught only if PreemptionOff:
-// else the runtime's own would come too. The realtime signals 35 to 64
-// are caught too, so that none of them can kill the process by its
-// default action.
+// Signals, through os/signal or its own handler: all of them but SIGKILL
+// and SIGSTOP (which cannot be caught), SIGPROF (the Go runtime takes it
+// for its profiler and never passes it on), SIGCHLD (which has its own
+// channel), 32 and 34 (which os/signal cannot catch: Notify does) and 33
+// (which the runtime keeps for itself and ignores when it comes from
+// elsewhere). SIGURG is caught only if PreemptionOff: else the runtime's
+// own would come too. The realtime signals 35 to 64 are caught too, so
+// that none of them can kill the process by its default action.
 func Catchable() []os.Signal {
 	var sigs []os.Signal
 	for n := syscall.Signal(1); n <= 64; n++ {
@@ -90,11 +90,11 @@ func Catchable() []os.Signal {
 // ignored across exec).
 //
 // Only SIGCHLD and the signals the Go runtime must see itself (those
-// Handleable refuses: the faults and SIGPIPE) go through os/signal, which
-// enables each signal by a round trip to a goroutine locked to its thread:
-// some sixty of those were milliseconds and more than a hundred thread
-// switches in every `taskmasterd -- CMD`. The others are Handle's, one
-// system call each.
+// Handleable refuses: the faults, SIGABRT and SIGPIPE) go through
+// os/signal, which enables each signal by a round trip to a goroutine
+// locked to its thread: some sixty of those were milliseconds and more
+// than a hundred thread switches in every `taskmasterd -- CMD`. The
+// others are Handle's, one system call each.
 //
 // The error says when Handle cannot catch signals on this architecture:
 // then os/signal catches them all but 32 and 34, and either of those still

@@ -1,6 +1,7 @@
 package link
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -308,4 +309,26 @@ func TestSignalJob(t *testing.T) {
 	require.Contains(t, decodeData[errorData](t, cl.until("signal_job_response")).Error, `signal: unknown signal "FOO"`)
 	cl.send("signal_job_request", signalData{Job: "idle"})
 	require.Equal(t, "signal_job_request: missing signal", decodeData[errorData](t, cl.until("signal_job_response")).Error)
+}
+
+// The writer's messages share a context for a tenth of the write timeout,
+// each with at least the whole timeout ahead of it; the next one is new,
+// and the one it replaces ends.
+func TestWriterContextIsRenewed(t *testing.T) {
+	srv := &Server{WriteTimeout: time.Second}
+	ss := newSession(context.Background(), srv, nil)
+	defer ss.cancel()
+	before := time.Now()
+	first := ss.writeContext()
+	require.Same(t, first, ss.writeContext(), "renewed within a tenth of the timeout")
+	d, ok := first.Deadline()
+	require.True(t, ok)
+	require.False(t, d.Before(before.Add(time.Second)), "less than the write timeout ahead")
+	require.False(t, d.After(time.Now().Add(1100*time.Millisecond)), "more than a tenth over the write timeout")
+
+	ss.wrenew = before // a tenth of the timeout has gone by
+	second := ss.writeContext()
+	require.NotSame(t, first, second)
+	require.ErrorIs(t, first.Err(), context.Canceled, "the context replaced lives on")
+	require.NoError(t, second.Err())
 }

@@ -143,6 +143,19 @@ func TestReadyTCP(t *testing.T) {
 	require.Equal(t, "ready: tcp "+addr, p.Detail)
 }
 
+// A tcp check whose handshake does not end at once (the service's accept
+// queue is full: its kernel drops the SYN) is waited for off the loop,
+// within its timeout; a refused one above ended at once, on the loop.
+func TestReadyTCPSlowHandshake(t *testing.T) {
+	addr := fullListener(t)
+	h := newHarness(t)
+	h.write("db", `{"cmd":"/bin/sleep 100","ready":{"tcp":"`+addr+`","timeout":1,"deadline":0}}`)
+	h.reload()
+	p := h.awaitProcess("db:0", "timed out", func(p ProcessStatus) bool { return p.CheckError != "" })
+	require.Equal(t, "timed out after 1s", p.CheckError)
+	require.Equal(t, "STARTING", p.State)
+}
+
 func TestReadyHTTPStatusRange(t *testing.T) {
 	var code atomic.Int32
 	code.Store(http.StatusServiceUnavailable)

@@ -66,16 +66,40 @@ func (s *Supervisor) startRun(p *prober, at time.Time) {
 	p.run = r
 	switch spec.Kind {
 	case jobfile.ProbeTCP, jobfile.ProbeHTTP:
-		ctx, cancel := context.WithTimeout(context.Background(), spec.Timeout)
-		r.cancel = cancel
-		go func() {
-			defer cancel()
-			err := dialCheck(ctx, spec)
-			s.inbox.push(func() { s.runDone(r, err) })
-		}()
+		s.startDial(r)
 	case jobfile.ProbeExec:
 		s.startExec(r)
 	}
+}
+
+// startDial starts a run of a tcp or http check. A tcp check of an IP
+// address whose connect ends at once, as one of a local service does on
+// loopback, is over before startDial returns: its outcome is handled
+// with what the loop does next, and it costs no goroutine, no timer and
+// no wake-up of the loop (the connect of a non-blocking socket does not
+// wait: a handshake that takes time goes on in a goroutine). The others
+// dial in a goroutine of their own, within the check's timeout.
+func (s *Supervisor) startDial(r *checkRun) {
+	spec := r.spec
+	dial := func(ctx context.Context) error { return dialCheck(ctx, spec) }
+	if ap, ok := literalAddr(spec.Addr); ok && spec.Kind == jobfile.ProbeTCP {
+		fd, done, err := connectStart(ap)
+		if done {
+			err = dialError(ap, err)
+			s.inbox.push(func() { s.runDone(r, err) })
+			return
+		}
+		dial = func(ctx context.Context) error {
+			return timeoutError(ctx, spec, dialError(ap, awaitConnect(ctx, fd)))
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), spec.Timeout)
+	r.cancel = cancel
+	go func() {
+		defer cancel()
+		err := dial(ctx)
+		s.inbox.push(func() { s.runDone(r, err) })
+	}()
 }
 
 // abandonRun forgets a run its prober no longer wants.

@@ -14,57 +14,75 @@ import (
 
 // tcpCheck connects to addr and closes the connection at once, with a
 // reset: a tcp check. An address of an IP literal, as checks of a local
-// service have, takes connectReset; a host name is the resolver's, and
+// service have, takes connectStart; a host name is the resolver's, and
 // goes through checkDialer.
 func tcpCheck(ctx context.Context, addr string) error {
-	ap, err := netip.ParseAddrPort(addr)
-	if err != nil || ap.Addr().Zone() != "" { // a zone needs its scope id looked up
+	ap, ok := literalAddr(addr)
+	if !ok {
 		c, err := checkDialer.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return err
 		}
 		return c.Close()
 	}
-	if err := connectReset(ctx, ap); err != nil {
-		return &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(ap), Err: err}
+	fd, done, err := connectStart(ap)
+	if !done {
+		err = awaitConnect(ctx, fd)
 	}
-	return nil
+	return dialError(ap, err)
 }
 
-// connectReset is the connect of a tcp check with a few system calls:
+// literalAddr is addr as an IP address and port, if it is one that
+// connectStart can take: a zone needs its scope id looked up.
+func literalAddr(addr string) (netip.AddrPort, bool) {
+	ap, err := netip.ParseAddrPort(addr)
+	return ap, err == nil && ap.Addr().Zone() == ""
+}
+
+// dialError says which address a tcp check failed to connect to, as the
+// dialer does.
+func dialError(ap netip.AddrPort, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(ap), Err: err}
+}
+
+// connectStart begins the connect of a tcp check with a few system calls:
 // socket, SO_LINGER 0, connect, a look at the outcome, close. net.Dialer
 // also registers the socket with the poller and unregisters it, reads
 // both addresses back and sets TCP_NODELAY, and its connect blocks the
 // thread for the whole loopback handshake as a system call the scheduler
 // hands the thread's work off from; 200 checks a second paid for all of
-// it. On loopback the handshake is over when connect returns, so the
-// poller is only needed for a service that does not answer at once.
-func connectReset(ctx context.Context, ap netip.AddrPort) error {
+// it. On loopback the handshake is over when connect returns: done is
+// then true, with the outcome in err and the socket closed. Otherwise fd
+// is the socket whose handshake is under way, for awaitConnect.
+func connectStart(ap netip.AddrPort) (fd int, done bool, err error) {
 	family := unix.AF_INET
 	if ap.Addr().Is6() {
 		family = unix.AF_INET6
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return os.NewSyscallError("socket", err)
+		return -1, true, os.NewSyscallError("socket", err)
 	}
 	// Set before connect, so that every way out closes with a reset.
 	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1}); err != nil {
 		unix.Close(fd)
-		return os.NewSyscallError("setsockopt", err)
+		return -1, true, os.NewSyscallError("setsockopt", err)
 	}
 	switch err := rawConnect(fd, ap); err {
 	case nil:
-		return closeChecked(fd, nil)
+		return -1, true, closeChecked(fd, nil)
 	case unix.EINPROGRESS, unix.EINTR: // after EINTR too, the connect goes on (connect(2))
 	default:
 		unix.Close(fd)
-		return os.NewSyscallError("connect", err)
+		return -1, true, os.NewSyscallError("connect", err)
 	}
 	if done, err := connected(fd); done {
-		return closeChecked(fd, err)
+		return -1, true, closeChecked(fd, err)
 	}
-	return awaitConnect(ctx, fd)
+	return fd, false, nil
 }
 
 // rawConnect is connect(2) as a raw system call: on a non-blocking socket

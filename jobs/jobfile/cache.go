@@ -1,8 +1,9 @@
 package jobfile
 
 import (
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Cache remembers the job files its LoadDir parsed, so that reloading a
@@ -24,7 +25,9 @@ import (
 //   - a file with errors, and a job with a "user", whose validity depends
 //     on the user database, not only on the file.
 type Cache struct {
-	entries map[string]cachedFile // by path
+	dir     string                // the directory the entries are of
+	entries map[string]cachedFile // by file name
+	load    uint64                // counts the loads, to tell the files gone
 	now     func() time.Time      // tests; nil: time.Now
 }
 
@@ -32,13 +35,14 @@ type Cache struct {
 type cachedFile struct {
 	id     fileID
 	loaded Loaded
+	seen   uint64 // the last load that found the file
 }
 
 // fileID is what tells that a file changed.
 type fileID struct {
 	dev, ino     uint64
 	size         int64
-	mtime, ctime syscall.Timespec
+	mtime, ctime unix.Timespec
 }
 
 // racyWindow is how old a file's last change must be for the cache to
@@ -47,45 +51,49 @@ const racyWindow = 2 * time.Second
 
 // LoadDir is the package's LoadDir, which it returns the same result as,
 // reusing what it parsed before for the files unchanged since. It forgets
-// the files that are gone.
+// the files that are gone, and all of them when dir is another directory.
 func (c *Cache) LoadDir(dir string) (map[string]Loaded, error) {
-	seen := make(map[string]bool, len(c.entries))
-	jobs, err := loadDir(dir, func(path string) Loaded {
-		seen[path] = true
-		return c.load(path)
-	})
-	for path := range c.entries {
-		if !seen[path] {
-			delete(c.entries, path)
+	if dir != c.dir {
+		c.dir, c.entries = dir, nil
+	}
+	c.load++
+	jobs, err := loadDir(dir, c.loadFile)
+	for name, e := range c.entries {
+		if e.seen != c.load {
+			delete(c.entries, name)
 		}
 	}
 	return jobs, err
 }
 
-// load returns the cached parse of path if the file is unchanged, else
-// reads and parses it, keeping the result when it may be reused.
-func (c *Cache) load(path string) Loaded {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		delete(c.entries, path)
-		return loadFile(path) // which says what is wrong
+// loadFile returns the cached parse of f if the file is unchanged, else
+// reads and parses it, keeping the result when it may be reused. The stat
+// is relative to the directory open: no path to build, nor for the kernel
+// to walk, for each of a thousand files.
+func (c *Cache) loadFile(f dirFile) Loaded {
+	var st unix.Stat_t
+	if err := unix.Fstatat(f.dirfd, f.name, &st, 0); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		delete(c.entries, f.name)
+		return loadFile(f.path()) // which says what is wrong
 	}
 	id := fileID{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim, ctime: st.Ctim}
-	if e, ok := c.entries[path]; ok && e.id == id {
+	if e, ok := c.entries[f.name]; ok && e.id == id {
+		e.seen = c.load
+		c.entries[f.name] = e
 		return e.loaded
 	}
 	// Read after the stat: a change in between makes the next load's
 	// stat differ from id, and that load read the file again.
-	l := loadFile(path)
+	l := loadFile(f.path())
 	changed := time.Unix(st.Ctim.Unix())
 	if l.Err != nil || l.Spec.User != nil || c.clock().Sub(changed) < racyWindow {
-		delete(c.entries, path)
+		delete(c.entries, f.name)
 		return l
 	}
 	if c.entries == nil {
 		c.entries = map[string]cachedFile{}
 	}
-	c.entries[path] = cachedFile{id: id, loaded: l}
+	c.entries[f.name] = cachedFile{id: id, loaded: l, seen: c.load}
 	return l
 }
 

@@ -92,7 +92,7 @@ func TestCacheReusesOnlyUnchangedFiles(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"A"}, third["a"].Spec.Cmd, "replaced by rename: read again")
 	require.NotContains(t, third, "c")
-	require.NotContains(t, c.entries, filepath.Join(dir, "c.tm.json"), "a removed file is forgotten")
+	require.NotContains(t, c.entries, "c.tm.json", "a removed file is forgotten")
 
 	require.NoError(t, os.Remove(filepath.Join(dir, "a.tm.json")))
 	fourth, err := c.LoadDir(dir)
@@ -121,7 +121,26 @@ func TestCacheKeepsNeitherFreshNorInvalidNorUserFiles(t *testing.T) {
 	_, err = s.LoadDir(dir)
 	require.NoError(t, err)
 	require.Len(t, s.entries, 1)
-	require.Contains(t, s.entries, filepath.Join(dir, "fresh.tm.json"))
+	require.Contains(t, s.entries, "fresh.tm.json")
+}
+
+// A Cache given another directory forgets the files of the first, though
+// their names are the same, and even the same file: a hard link in both
+// has one identity, and its entry must say the path it has in the second.
+func TestCacheForgetsAnotherDirectory(t *testing.T) {
+	first, second := t.TempDir(), t.TempDir()
+	writeFiles(t, first, map[string]string{"web.tm.json": `{"cmd": "web"}`, "db.tm.json": `{"cmd": "db"}`})
+	require.NoError(t, os.Link(filepath.Join(first, "web.tm.json"), filepath.Join(second, "web.tm.json")))
+	c := settledCache()
+	_, err := c.LoadDir(first)
+	require.NoError(t, err)
+	jobs, err := c.LoadDir(second)
+	require.NoError(t, err)
+	require.Equal(t, []string{"web"}, jobs["web"].Spec.Cmd)
+	require.Equal(t, filepath.Join(second, "web.tm.json"), jobs["web"].Path)
+	require.NotContains(t, jobs, "db")
+	require.Len(t, c.entries, 1)
+	require.Equal(t, filepath.Join(second, "web.tm.json"), c.entries["web.tm.json"].loaded.Path)
 }
 
 // A symbolic link whose target changes, as a Kubernetes ConfigMap's files

@@ -32,22 +32,40 @@ type Loaded struct {
 // start before its job directory exists. A dir that cannot be listed is
 // an error.
 func LoadDir(dir string) (map[string]Loaded, error) {
-	return loadDir(dir, loadFile)
+	return loadDir(dir, func(f dirFile) Loaded { return loadFile(f.path()) })
 }
 
-// loadDir is LoadDir with load reading and parsing each file.
-func loadDir(dir string, load func(path string) Loaded) (map[string]Loaded, error) {
-	entries, err := os.ReadDir(dir)
+// dirFile is a file of the directory loadDir reads, for its load.
+type dirFile struct {
+	dirfd int    // the directory, open
+	dir   string // its path
+	name  string // the file's name in it
+}
+
+// path is the file's path: dir joined with its name.
+func (f dirFile) path() string { return filepath.Join(f.dir, f.name) }
+
+// loadDir is LoadDir with load reading and parsing each file. The names
+// are read without a stat each (os.ReadDir would make a DirEntry of every
+// one, and sort them): a reload reads the directory whole every time.
+func loadDir(dir string, load func(dirFile) Loaded) (map[string]Loaded, error) {
+	d, err := os.Open(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[string]Loaded{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read job directory %s: %w", dir, err)
 	}
-	jobs := map[string]Loaded{}
-	for _, e := range entries {
-		if name, ok := NameFromFile(e.Name()); ok {
-			jobs[name] = load(filepath.Join(dir, e.Name()))
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("read job directory %s: %w", dir, err)
+	}
+	dirfd := int(d.Fd())
+	jobs := make(map[string]Loaded, len(names))
+	for _, file := range names {
+		if name, ok := NameFromFile(file); ok {
+			jobs[name] = load(dirFile{dirfd: dirfd, dir: dir, name: file})
 		}
 	}
 	checkLoaded(jobs)

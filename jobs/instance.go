@@ -171,8 +171,14 @@ func (in *instance) requestStart() bool {
 		in.restartDue = true
 		return true
 	}
-	in.pending = true
+	in.setPending()
 	return true
+}
+
+// setPending makes the instance wait for settle to start it.
+func (in *instance) setPending() {
+	in.pending = true
+	in.job.mayStart = true
 }
 
 // start spawns a process for a pending start.
@@ -473,7 +479,7 @@ func (in *instance) finishStop(rt runtime) {
 	in.set(rt, Stopped, detail)
 	if in.restartDue {
 		in.restartDue = false
-		in.pending = true
+		in.setPending()
 	}
 }
 

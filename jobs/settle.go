@@ -25,8 +25,17 @@ func (s *Supervisor) settle() {
 func (s *Supervisor) startPending() bool {
 	started := false
 	for _, j := range s.allJobs() {
+		if !j.mayStart {
+			continue
+		}
+		j.mayStart = false // set again by a start below that makes another pending
+		still := false     // an instance is left pending
 		for _, in := range j.insts {
-			if !in.pending || in.state.hasProcess() {
+			if !in.pending {
+				continue
+			}
+			if in.state.hasProcess() {
+				still = true
 				continue
 			}
 			if s.shutting || in.retire || j.removed || j.spec == nil {
@@ -35,10 +44,14 @@ func (s *Supervisor) startPending() bool {
 			}
 			if dep := s.waitingFor(j); dep != "" {
 				s.showWaiting(in, dep)
+				still = true
 				continue
 			}
 			in.start(s)
 			started = true
+		}
+		if still {
+			j.mayStart = true
 		}
 	}
 	return started

@@ -77,3 +77,31 @@ func benchmarkWith(b *testing.B, pump func(*os.File, Destination, *Ring) error, 
 	b.StopTimer()
 	require.NoError(b, <-wrote)
 }
+
+// BenchmarkPumpTrickle feeds Pump a line of MaxLine bytes a few bytes per
+// read, as a progress meter that rewrites itself with "\r" and never ends
+// its line does: what a read costs while a long line is held.
+func BenchmarkPumpTrickle(b *testing.B) {
+	line := bytes.Repeat([]byte("0123456789abcde\r"), MaxLine/16)
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := &chunkReader{data: line, chunk: 16}
+		require.NoError(b, Pump(r, NewConsole(io.Discard).Lines("bench:0 | "), nil))
+	}
+}
+
+// chunkReader reads data chunk bytes at a time.
+type chunkReader struct {
+	data  []byte
+	chunk int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), r.chunk)], r.data)
+	r.data = r.data[n:]
+	return n, nil
+}

@@ -118,8 +118,13 @@ func (p *pump) take(n int) {
 		at = p.cut(at)
 		from = at
 	}
-	if i := bytes.LastIndexByte(p.buf[at:end], '\n'); i >= 0 {
-		at += i + 1
+	// The held bytes hold no newline (they are the start of a line), so
+	// only what was just read is looked at: a line written a byte at a
+	// time, up to MaxLine, would otherwise be searched whole after every
+	// byte.
+	look := max(at, p.held)
+	if i := bytes.LastIndexByte(p.buf[look:end], '\n'); i >= 0 {
+		at = look + i + 1
 	}
 	if at > from {
 		p.emit(p.buf[from:at])

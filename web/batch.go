@@ -2,11 +2,9 @@ package web
 
 import (
 	"bufio"
-	"context"
 	"net"
 	"net/http"
 	"sync"
-	"time"
 )
 
 // maxBatch bounds what a batchConn holds: a burst larger than this goes
@@ -53,17 +51,14 @@ func (c *batchConn) Hold() {
 	c.mu.Unlock()
 }
 
-// Flush sends what was held, by ctx's deadline, and stops holding.
-func (c *batchConn) Flush(ctx context.Context) error {
+// Flush sends what was held and stops holding. The connection's write
+// deadline is the caller's (wsConn sets it for the flush).
+func (c *batchConn) Flush() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.held = false
 	if len(c.buf) == 0 {
 		return nil
-	}
-	if d, ok := ctx.Deadline(); ok {
-		_ = c.Conn.SetWriteDeadline(d)
-		defer c.Conn.SetWriteDeadline(time.Time{})
 	}
 	return c.writeHeld()
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"net"
 	"testing"
 
@@ -28,11 +27,11 @@ func TestBatchConnHoldsUntilFlush(t *testing.T) {
 	_, _ = c.Write([]byte("b"))
 	_, _ = c.Write([]byte("c"))
 	require.Equal(t, []string{"a"}, under.writes, "held: kept")
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush())
 	require.Equal(t, []string{"a", "bc"}, under.writes, "one write for what was held")
 	_, _ = c.Write([]byte("d"))
 	require.Equal(t, []string{"a", "bc", "d"}, under.writes, "Flush stops holding")
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush())
 	require.Len(t, under.writes, 3, "nothing held: nothing written")
 }
 
@@ -47,6 +46,6 @@ func TestBatchConnBoundsWhatItHolds(t *testing.T) {
 	require.Len(t, under.writes[0], maxBatch-1)
 	_, _ = c.Write(make([]byte, maxBatch+1))
 	require.Len(t, under.writes, 3, "a message over the bound: the held part, then it, directly")
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush())
 	require.Len(t, under.writes, 3)
 }

@@ -147,7 +147,7 @@ func (w *wsConn) Flush(ctx context.Context) error {
 	if err := w.begin(ctx); err != nil {
 		return err
 	}
-	err := w.batch.Flush(ctx)
+	err := w.batch.Flush()
 	w.end()
 	return contextError(ctx, err)
 }

@@ -280,6 +280,9 @@ func TestLostAgentCommandsFail(t *testing.T) {
 	})
 	ta := runAgent(t, a)
 	logged(t, ta.log, "fleet: joined the manager")
+	// The agent logs its joining before the manager has the link in its
+	// table: a command routed in between found no agent "a".
+	m.untilState(t, "a", StateConnected)
 	r := &Router{Local: newWorld(t, nil).ops, Manager: m.Manager}
 
 	// In flight when the link drops: FAILED with the reason.
@@ -287,7 +290,11 @@ func TestLostAgentCommandsFail(t *testing.T) {
 	go func() {
 		res <- r.ServeCtl(context.Background(), &ctlproto.Request{Command: ctlproto.CmdStop, Job: "a/web"})
 	}()
-	<-started
+	select {
+	case <-started:
+	case resp := <-res:
+		t.Fatalf("answered before the agent ran it: %+v", resp)
+	}
 	ta.stop()
 	close(block)
 	resp := <-res

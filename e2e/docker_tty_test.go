@@ -16,11 +16,11 @@ func testDockerSingleCommandOnATerminal(t *testing.T, e *dockerEnv) {
 	tm := newTerminal(t, 24, 80)
 	name := e.uniqueName(t)
 	t.Cleanup(func() { dockerQuiet(t, "rm", "-fv", name) })
-	script := `trap 'echo "got INT"; exit 42' INT; trap 'echo winch' WINCH; stty size; echo ready; ` +
-		`while :; do if read line; then echo "read: $line"; stty size; fi; done`
+	script := `trap 'echo "got INT"; exit 42' INT; trap 'echo winch' WINCH; echo ready; ` +
+		`while :; do if read line; then echo "read: $line"; stty size 2>&1; fi; done`
 	_, code := tm.run("docker", "run", "-it", "--name", name, "--label", e.label, e.test, "--", "sh", "-c", script)
-	tm.expect("24 80\r\n")
 	tm.expect("ready\r\n")
+	awaitContainerSize(tm, 24, 80)
 	tm.typeKeys("hello, world\r")
 	tm.expect("read: hello, world\r\n")
 	resizeContainer(tm, 40, 100)
@@ -28,6 +28,28 @@ func testDockerSingleCommandOnATerminal(t *testing.T, e *dockerEnv) {
 	tm.expect("got INT\r\n")
 	require.Equal(t, 42, tm.awaitCode(code))
 	require.Equal(t, "42", docker(t, "inspect", "-f", "{{.State.ExitCode}}", name))
+}
+
+// awaitContainerSize waits until the container's terminal has the size
+// its window had when docker run started. docker creates the terminal at
+// 0x0 and sets its size once the container runs: a failed run showed
+// CMD's first "stty size" fail on the empty size (ERANGE) and the SIGWINCH
+// of docker's resize come after it. So the size is asked for (Enter makes
+// CMD print it) until it is the window's, up to a deadline.
+func awaitContainerSize(tm *terminal, rows, cols uint16) {
+	tm.t.Helper()
+	want := fmt.Sprintf("%d %d", rows, cols)
+	var sizes []string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		tm.typeKeys("\r")
+		size, _ := tm.sizeAfterEnter()
+		if size == want {
+			return
+		}
+		sizes = append(sizes, size)
+		time.Sleep(50 * time.Millisecond) // the size has no event of its own but SIGWINCH, which may have come already
+	}
+	tm.t.Fatalf("the container's terminal never took the window's size %s; its sizes were %q", want, sizes)
 }
 
 // resizeContainer resizes the window and waits until the container's

@@ -97,8 +97,6 @@ func (d *daemon) start(ctx context.Context) error {
 	d.reaper = reaper.New(d.log)
 	d.running.Go(func() { d.reaper.Run(ctx, d.sigs.Child) })
 	d.spawner = spawnhelper.New(d.reaper, spawnhelper.DefaultThreshold, d.log)
-	reaped, unsubscribe := d.reaper.Subscribe()
-	context.AfterFunc(ctx, unsubscribe)
 	d.files = output.NewFileSet(d.log)
 	poller, err := output.NewPoller()
 	if err != nil {
@@ -117,7 +115,7 @@ func (d *daemon) start(ctx context.Context) error {
 			Poller: d.poller,
 			Logger: d.log,
 		}),
-		Reaped:   reaped,
+		Reaps:    d.reaper.Subscribe,
 		Logger:   d.log,
 		Recorder: recorder,
 		// /dev/shm: Docker mounts it even in an image FROM scratch, which

@@ -173,6 +173,7 @@ type fakeStarter struct {
 	children map[int]bool // process groups with a child left in them, by pgid
 	stubborn map[int]bool // groups whose child ignores every signal but SIGKILL
 	reaped   chan struct{}
+	watched  bool             // the Supervisor is subscribed to reaped (reaps)
 	last     map[string]*Proc // the last Proc each instance was started with
 	checks   []*fakeCheck     // exec checks started (checks_test.go)
 	gate     chan struct{}    // when set, each Start waits for a value (or its closing) first
@@ -184,6 +185,26 @@ func newFakeStarter() *fakeStarter {
 		nextPid: 1000, procs: map[int]func(reaper.Exit){}, fail: map[string]error{}, ignoring: map[int]bool{},
 		children: map[int]bool{}, stubborn: map[int]bool{}, reaped: make(chan struct{}, 1),
 	}
+}
+
+// reaps is the Supervisor's Config.Reaps: as with the reaper's Subscribe,
+// ends are told only while subscribed.
+func (f *fakeStarter) reaps() (<-chan struct{}, func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.watched = true
+	return f.reaped, func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.watched = false
+	}
+}
+
+// isWatched reports whether the Supervisor is subscribed to reaped.
+func (f *fakeStarter) isWatched() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.watched
 }
 
 // leaveChild puts a child in the group of process pgid, which outlives the
@@ -290,8 +311,9 @@ func (f *fakeStarter) Kill(pid int, sig syscall.Signal) error {
 		delete(f.children, pid)
 	}
 	f.signals = append(f.signals, sent{pid, sig})
+	watched := f.watched
 	f.mu.Unlock()
-	if childEnds {
+	if childEnds && watched {
 		select { // reaped, as an orphan of taskmasterd's
 		case f.reaped <- struct{}{}:
 		default:

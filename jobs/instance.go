@@ -456,9 +456,15 @@ func (in *instance) kill(rt runtime, why string) bool {
 // groupChanged is called when some process was reaped: the rest of a
 // stopping group may be gone now.
 func (in *instance) groupChanged(rt runtime) {
-	if in.state == Stopping && in.leaderGone && !rt.groupAlive(in.pgid) {
+	if in.waitsForGroup() && !rt.groupAlive(in.pgid) {
 		in.finishStop(rt)
 	}
+}
+
+// waitsForGroup reports whether the instance's stop waits for the rest of
+// its process group to go, its process having ended.
+func (in *instance) waitsForGroup() bool {
+	return in.state == Stopping && in.leaderGone
 }
 
 func (in *instance) finishStop(rt runtime) {

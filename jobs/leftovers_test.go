@@ -255,3 +255,23 @@ func TestStateChangesLogWhy(t *testing.T) {
 		})
 	}
 }
+
+// The Supervisor listens to the reaper only while it waits for a process
+// group to go: else each batch of exits would wake it a second time.
+func TestReapsAreWatchedOnlyWhileAGroupIsWaitedFor(t *testing.T) {
+	h := newHarness(t)
+	pid := h.runningPid("db", `{"cmd":"/bin/sleep 100","starttime":0,"autorestart":false}`)
+	h.starter.exit(pid, exitStatus(0))
+	h.await("db", Exited)
+	require.False(t, h.starter.isWatched(), "an exit that left nothing behind")
+
+	pid = h.runningPid("web", `{"cmd":"/bin/sleep 100","starttime":0,"autorestart":false,"stoptime":4}`)
+	h.starter.leaveChild(pid, true) // ignores the SIGTERM
+	h.starter.exit(pid, exitStatus(0))
+	h.await("web", Exited)
+	h.awaitTimers(1)
+	require.True(t, h.starter.isWatched(), "a leftover group is waited for")
+	h.advance(4 * time.Second) // its SIGKILL
+	h.awaitNoLeftovers()
+	require.False(t, h.starter.isWatched(), "the group has gone")
+}

@@ -62,11 +62,14 @@ type Critical struct {
 
 // Config is what a Supervisor needs.
 type Config struct {
-	Dir     string          // the jobs directory
-	Starter Starter         // starts processes
-	Reaped  <-chan struct{} // a value after processes were reaped (reaper.Subscribe); may be nil
-	Clock   Clock           // nil means the system clock
-	Logger  *slog.Logger    // nil discards
+	Dir     string  // the jobs directory
+	Starter Starter // starts processes
+	// Reaps subscribes to the reaper's word that processes were reaped
+	// (reaper.Reaper.Subscribe); nil: no such word. The Supervisor is
+	// subscribed only while it waits for a process group to go.
+	Reaps  func() (reaped <-chan struct{}, unsubscribe func())
+	Clock  Clock        // nil means the system clock
+	Logger *slog.Logger // nil discards
 	// Kill sends signals, as kill(2) does (negative pid: a process group);
 	// nil means syscall.Kill. Tests fake it.
 	Kill func(pid int, sig syscall.Signal) error
@@ -106,6 +109,8 @@ type Supervisor struct {
 	wheel           wheel                      // the alarms of the checks (wheel.go)
 	inbox           queue[func()]              // what the checks learnt, to handle (run by Run)
 	hub             *notify.Hub                // the notify sockets, once one is needed
+	reaped          <-chan struct{}            // while subscribed to Config.Reaps (watchReaps)
+	unwatch         func()                     // ends that subscription
 
 	fileErrors uint64 // job files found invalid, for Stats
 }
@@ -146,6 +151,7 @@ func (s *Supervisor) Run(ctx context.Context) {
 	defer close(s.done)
 	defer s.closeHub()
 	defer s.closeSubscriptions()
+	defer s.unwatchReaps()
 	go s.runLauncher()
 	for {
 		select {
@@ -168,7 +174,7 @@ func (s *Supervisor) Run(ctx context.Context) {
 			for _, ev := range s.exits.take() {
 				s.handleExit(ev)
 			}
-		case <-s.cfg.Reaped:
+		case <-s.reaped:
 			s.groupsChanged()
 		case <-s.inbox.ready:
 			for _, f := range s.inbox.take() {
@@ -271,12 +277,37 @@ func (s *Supervisor) post(ev any) {
 }
 
 func (s *Supervisor) groupsChanged() {
+	waiting := false
 	for _, j := range s.allJobs() {
 		for _, in := range j.insts {
 			in.groupChanged(s)
+			waiting = waiting || in.waitsForGroup()
 		}
 	}
 	s.leftoversChanged()
+	if !waiting && len(s.leftovers) == 0 {
+		s.unwatchReaps()
+	}
+}
+
+// watchReaps subscribes to the reaper's word that processes were reaped,
+// unless it is already. Only a Supervisor waiting for a process group to
+// go is subscribed (groupAlive subscribes, groupsChanged ends the
+// subscription when no group is left to wait for): else every batch of
+// exits, of its own processes or of the orphans that a PID 1 adopts,
+// would wake the Run goroutine a second time, on another thread than the
+// reaper's, for nothing.
+func (s *Supervisor) watchReaps() {
+	if s.reaped == nil && s.cfg.Reaps != nil {
+		s.reaped, s.unwatch = s.cfg.Reaps()
+	}
+}
+
+func (s *Supervisor) unwatchReaps() {
+	if s.unwatch != nil {
+		s.unwatch()
+	}
+	s.reaped, s.unwatch = nil, nil
 }
 
 // The runtime of the instances' state machines.
@@ -298,7 +329,21 @@ func (s *Supervisor) signalGroup(pgid int, sig syscall.Signal) {
 	}
 }
 
+// groupAlive reports whether process group pgid has a process left, a
+// zombie included. A group found alive is seen to go: the Supervisor is
+// subscribed to the reaper's word (watchReaps) before the last look.
 func (s *Supervisor) groupAlive(pgid int) bool {
+	if !s.groupExists(pgid) {
+		return false
+	}
+	if s.reaped == nil && s.cfg.Reaps != nil {
+		s.watchReaps()
+		return s.groupExists(pgid) // it may have gone before the subscription
+	}
+	return true
+}
+
+func (s *Supervisor) groupExists(pgid int) bool {
 	if pgid <= 0 {
 		return false
 	}

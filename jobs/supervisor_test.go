@@ -32,7 +32,7 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, dir: t.TempDir(), clock: newFakeClock(), starter: newFakeStarter(),
 		recorder: &fakeRecorder{}, log: &syncBuffer{}, ctx: t.Context()}
 	h.s = New(Config{
-		Dir: h.dir, Starter: h.starter, Clock: h.clock, Kill: h.starter.Kill, Reaped: h.starter.reaped,
+		Dir: h.dir, Starter: h.starter, Clock: h.clock, Kill: h.starter.Kill, Reaps: h.starter.reaps,
 		Recorder: h.recorder, Logger: slog.New(slog.NewTextHandler(h.log, nil)),
 	})
 	ctx, cancel := context.WithCancel(context.Background())

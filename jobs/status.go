@@ -62,7 +62,9 @@ func (s *Supervisor) Status(ctx context.Context, target string) ([]JobStatus, er
 	var resolveErr error
 	err := s.call(func() {
 		if target == "" || target == All {
-			for _, j := range s.allJobs() {
+			all := s.allJobs()
+			out = make([]JobStatus, 0, len(all))
+			for _, j := range all {
 				out = append(out, jobStatus(j, j.live()))
 			}
 			return
@@ -86,7 +88,8 @@ func (s *Supervisor) Status(ctx context.Context, target string) ([]JobStatus, er
 }
 
 func jobStatus(j *job, ins []*instance) JobStatus {
-	st := JobStatus{Name: j.name, State: StateInvalid, Processes: []ProcessStatus{}}
+	// Sized once: appending 10 instances one by one allocates room for 31.
+	st := JobStatus{Name: j.name, State: StateInvalid, Processes: make([]ProcessStatus, 0, len(ins))}
 	if j.fileErr != nil {
 		st.Error = j.fileErr.Error()
 	}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -208,6 +209,12 @@ func TestJobsReloadReaddedWhileStopping(t *testing.T) {
 			return strings.Contains(d.stderr.String(), `msg="job file is back; keeping the job" job=web`)
 		}, "the file put back was not loaded")
 		require.Equal(t, []string{"STOPPING"}, d.states("web"), "the stop ended before the file came back")
+		// SIGUSR1 only once the SIGTERM is recorded: the kernel delivers
+		// the lower-numbered of two pending signals first, so a process
+		// that had not run since the SIGTERM would see SIGUSR1 first, and
+		// exit on it (a CI run on a busy machine did).
+		eventually(t, 10*time.Second, func() bool { return slices.Contains(readRecord(out).signals, "SIGTERM") },
+			"the old process never recorded its SIGTERM")
 		require.NoError(t, syscall.Kill(proc, syscall.SIGUSR1))
 		st := d.awaitJob("web", 10*time.Second, func(st jobStatus) bool {
 			return allRunning(st, 1) && st.Processes[0].Pid != old

@@ -34,53 +34,50 @@ func testDockerSingleCommandOnATerminal(t *testing.T, e *dockerEnv) {
 // its window had when docker run started. docker creates the terminal at
 // 0x0 and sets its size once the container runs: a failed run showed
 // CMD's first "stty size" fail on the empty size (ERANGE) and the SIGWINCH
-// of docker's resize come after it. So the size is asked for (Enter makes
-// CMD print it) until it is the window's, up to a deadline.
+// of docker's resize come after it.
 func awaitContainerSize(tm *terminal, rows, cols uint16) {
 	tm.t.Helper()
-	want := fmt.Sprintf("%d %d", rows, cols)
-	var sizes []string
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-		tm.typeKeys("\r")
-		size, _ := tm.sizeAfterEnter()
-		if size == want {
-			return
-		}
-		sizes = append(sizes, size)
-		time.Sleep(50 * time.Millisecond) // the size has no event of its own but SIGWINCH, which may have come already
-	}
-	tm.t.Fatalf("the container's terminal never took the window's size %s; its sizes were %q", want, sizes)
+	awaitSize(tm, rows, cols, false)
 }
 
 // resizeContainer resizes the window and waits until the container's
 // terminal has that size and CMD has had a SIGWINCH. docker's client
 // forwards each size to the daemon, which sets it on the container's
 // terminal late on a busy machine: a failed run showed every SIGWINCH
-// followed by the size of the resize before it. So the helper asks for the
-// size (Enter makes CMD print it) until it is the window's, up to a
-// deadline. docker's client also sends the window's size once when it
-// starts, and that request can land after the resize: when the size has
-// not changed for a while, the window grows one row taller, so that
-// docker's client sends the size once more and the newest one wins.
+// followed by the size of the resize before it. docker's client also
+// sends the window's size once when it starts, and that request can land
+// after the resize: when the size has not changed for a while, the window
+// grows one row taller, so that docker's client sends the size once more
+// and the newest one wins.
 func resizeContainer(tm *terminal, rows, cols uint16) {
 	tm.t.Helper()
 	tm.resize(rows, cols)
-	resized, winched := time.Now(), false
+	awaitSize(tm, rows, cols, true)
+}
+
+// awaitSize asks for the size of the container's terminal (Enter makes
+// CMD print it) until it is rows x cols, up to a deadline. resized says
+// that the test resized the window: a SIGWINCH must then have come too,
+// and a size that stays the same for a while makes the window one row
+// taller (see resizeContainer).
+func awaitSize(tm *terminal, rows, cols uint16, resized bool) {
+	tm.t.Helper()
+	changed, winched := time.Now(), false
 	var sizes []string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
 		tm.typeKeys("\r")
 		size, w := tm.sizeAfterEnter()
 		winched = winched || w
-		if winched && size == fmt.Sprintf("%d %d", rows, cols) {
+		if (winched || !resized) && size == fmt.Sprintf("%d %d", rows, cols) {
 			return
 		}
 		if len(sizes) == 0 || sizes[len(sizes)-1] != size {
-			sizes, resized = append(sizes, size), time.Now()
+			sizes, changed = append(sizes, size), time.Now()
 		}
-		if time.Since(resized) > 3*time.Second {
+		if resized && time.Since(changed) > 3*time.Second {
 			rows++
 			tm.resize(rows, cols)
-			resized = time.Now()
+			changed = time.Now()
 		}
 		time.Sleep(50 * time.Millisecond) // the size has no event of its own but SIGWINCH, which may have come already
 	}

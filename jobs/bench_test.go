@@ -28,11 +28,10 @@ func BenchmarkStatus200(b *testing.B) {
 	if err := s.Reload(ctx, ""); err != nil {
 		b.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); runningOf(b, s) < 200; {
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of 200 instances RUNNING after 10 s", runningOf(b, s))
-		}
-		time.Sleep(time.Millisecond)
+	wait, cancelWait := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelWait()
+	if err := s.Wait(wait, All, Running); err != nil {
+		b.Fatalf("the 200 instances never all RUNNING: %v", err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -40,20 +39,4 @@ func BenchmarkStatus200(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-func runningOf(b *testing.B, s *Supervisor) int {
-	st, err := s.Status(context.Background(), "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := 0
-	for _, j := range st {
-		for _, p := range j.Processes {
-			if p.State == Running.String() {
-				n++
-			}
-		}
-	}
-	return n
 }

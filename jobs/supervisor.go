@@ -297,10 +297,13 @@ func (s *Supervisor) groupsChanged() {
 // exits, of its own processes or of the orphans that a PID 1 adopts,
 // would wake the Run goroutine a second time, on another thread than the
 // reaper's, for nothing.
-func (s *Supervisor) watchReaps() {
-	if s.reaped == nil && s.cfg.Reaps != nil {
-		s.reaped, s.unwatch = s.cfg.Reaps()
+// It reports whether it subscribed now.
+func (s *Supervisor) watchReaps() bool {
+	if s.reaped != nil || s.cfg.Reaps == nil {
+		return false
 	}
+	s.reaped, s.unwatch = s.cfg.Reaps()
+	return true
 }
 
 func (s *Supervisor) unwatchReaps() {
@@ -336,8 +339,7 @@ func (s *Supervisor) groupAlive(pgid int) bool {
 	if !s.groupExists(pgid) {
 		return false
 	}
-	if s.reaped == nil && s.cfg.Reaps != nil {
-		s.watchReaps()
+	if s.watchReaps() {
 		return s.groupExists(pgid) // it may have gone before the subscription
 	}
 	return true

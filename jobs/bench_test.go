@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -39,4 +40,47 @@ func BenchmarkStatus200(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkPublish200To100 is what a stop of 100 instances (200 state
+// changes) costs with 100 subscribers waiting for events, each read by a
+// goroutine of its own, as the live link's clients are. ns/op is until
+// every subscriber has every event; run-ns/op is the part of it that Run
+// spends publishing, before it can go on with the stop.
+func BenchmarkPublish200To100(b *testing.B) {
+	const subscribers, changes = 100, 200
+	starter := newFakeStarter()
+	s := New(Config{Dir: b.TempDir(), Starter: starter, Clock: newFakeClock(), Kill: starter.Kill, Reaps: starter.reaps})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); <-s.done }()
+	go s.Run(ctx)
+	var got sync.WaitGroup // the events of this round, counted down by the readers
+	for range subscribers {
+		sub, err := s.Subscribe(0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			for range sub.C {
+				got.Done()
+			}
+		}()
+	}
+	ev := &Event{Kind: InstanceChanged, Time: time.Now()}
+	var inRun time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		got.Add(subscribers * changes)
+		if err := s.call(func() {
+			t0 := time.Now()
+			for range changes {
+				s.publish(ev)
+			}
+			inRun += time.Since(t0)
+		}); err != nil {
+			b.Fatal(err)
+		}
+		got.Wait()
+	}
+	b.ReportMetric(float64(inRun.Nanoseconds())/float64(b.N), "run-ns/op")
 }

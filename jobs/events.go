@@ -89,7 +89,10 @@ func (s *Supervisor) Subscribe(buffer int) (*Subscription, error) {
 	}
 	c := make(chan *Event, buffer)
 	sub := &Subscription{C: c, sup: s, c: c, lost: make(chan struct{})}
-	if err := s.call(func() { s.subs[sub] = struct{}{} }); err != nil {
+	if err := s.call(func() {
+		s.subs[sub] = struct{}{}
+		s.fan.q.push(delivery{op: addSub, sub: sub})
+	}); err != nil {
 		return nil, err
 	}
 	return sub, nil
@@ -100,7 +103,7 @@ func (s *Supervisor) Subscribe(buffer int) (*Subscription, error) {
 func (sub *Subscription) Lost() <-chan struct{} { return sub.lost }
 
 // ErrSubscriptionEnded is returned by Snapshot on a subscription that has
-// ended.
+// ended: closed, or dropped for falling behind before Snapshot was called.
 var ErrSubscriptionEnded = errors.New("subscription ended")
 
 // Snapshot puts an event holding the status of every job into the
@@ -111,7 +114,7 @@ func (sub *Subscription) Snapshot(ctx context.Context, tag any) error {
 	s := sub.sup
 	var ended error
 	err := s.call(func() {
-		if _, ok := s.subs[sub]; !ok {
+		if _, ok := s.subs[sub]; !ok || isClosed(sub.lost) {
 			ended = ErrSubscriptionEnded
 			return
 		}
@@ -119,7 +122,7 @@ func (sub *Subscription) Snapshot(ctx context.Context, tag any) error {
 		for _, j := range s.allJobs() {
 			jobs = append(jobs, jobStatus(j, j.live()))
 		}
-		s.send(sub, &Event{Kind: Snapshot, Time: s.now(), Jobs: jobs, Tag: tag})
+		s.fan.q.push(delivery{op: toOne, sub: sub, ev: &Event{Kind: Snapshot, Time: s.now(), Jobs: jobs, Tag: tag}})
 	})
 	if err != nil {
 		return err
@@ -133,34 +136,48 @@ func (sub *Subscription) Close() {
 	_ = s.call(func() { s.unsubscribe(sub) })
 }
 
-// publish sends ev to every subscriber. It never blocks: a subscriber
-// whose buffer is full is dropped.
+// publish sends ev to every subscriber, by way of the fan-out goroutine
+// (fanout.go). It never blocks: a subscriber whose buffer is full is
+// dropped.
 func (s *Supervisor) publish(ev *Event) {
-	for sub := range s.subs {
-		s.send(sub, ev)
-	}
+	s.fan.q.push(delivery{op: toAll, ev: ev})
 }
 
-func (s *Supervisor) send(sub *Subscription, ev *Event) {
-	select {
-	case sub.c <- ev:
-	default:
-		close(sub.lost)
-		s.unsubscribe(sub)
+// reply answers a request: tell, a send that never blocks, runs once the
+// events published before it have reached the subscribers, so that the
+// events a request caused come before its answer to anyone who watches
+// both (the live link sends a stop's STOPPED events, then the stop's
+// response). With no subscriber, nobody can see them out of order, and it
+// runs at once.
+func (s *Supervisor) reply(tell func()) {
+	if len(s.subs) == 0 {
+		tell()
+		return
 	}
+	s.fan.q.push(delivery{op: runReply, reply: tell})
 }
 
 func (s *Supervisor) unsubscribe(sub *Subscription) {
 	if _, ok := s.subs[sub]; ok {
 		delete(s.subs, sub)
-		close(sub.c)
+		s.fan.q.push(delivery{op: removeSub, sub: sub})
 	}
 }
 
-// closeSubscriptions ends every subscription when Run returns.
+// closeSubscriptions ends every subscription when Run returns, once the
+// events before are delivered.
 func (s *Supervisor) closeSubscriptions() {
-	for sub := range s.subs {
-		s.unsubscribe(sub)
+	clear(s.subs)
+	s.fan.stop()
+}
+
+// isClosed reports whether c, a channel that is only ever closed, is.
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -53,6 +53,31 @@ func TestEventsFollowEveryStateChange(t *testing.T) {
 	require.NotNil(t, ev.Instance.ExitCode)
 }
 
+// A request returns once the events it caused are with every
+// subscriber: the live link answers a stop after its STOPPED events.
+func TestRequestReturnsAfterItsEventsAreDelivered(t *testing.T) {
+	h := newHarness(t)
+	subs := make([]*Subscription, 20)
+	for i := range subs {
+		var err error
+		subs[i], err = h.s.Subscribe(0)
+		require.NoError(t, err)
+	}
+	h.write("web", `{"cmd":"/bin/sleep 100","starttime":0,"numprocs":3}`)
+	h.reload()
+	require.NoError(t, h.s.Wait(h.ctx, "web", Running))
+	require.NoError(t, h.s.Stop(h.ctx, "web"))
+	for i, sub := range subs {
+		stopped := 0
+		for len(sub.C) > 0 { // what is there now, without waiting
+			if ev := <-sub.C; ev.Kind == InstanceChanged && ev.Instance.State == "STOPPED" {
+				stopped++
+			}
+		}
+		require.Equal(t, 3, stopped, "subscriber %d: the STOPPED events when Stop returned", i)
+	}
+}
+
 // An invalid edit, and the file's removal, are events too.
 func TestEventsReportJobFiles(t *testing.T) {
 	h := newHarness(t)
@@ -117,6 +142,7 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 		n++
 	}
 	require.Equal(t, 2, n, "a dropped subscription keeps what it had, then ends")
+	require.ErrorIs(t, slow.Snapshot(h.ctx, nil), ErrSubscriptionEnded)
 	require.Equal(t, FileChanged, next(t, fast).Kind)
 	for range 4 {
 		require.Equal(t, InstanceChanged, next(t, fast).Kind)
@@ -142,4 +168,5 @@ func TestShutdownIsAnEventAndStopEndsSubscriptions(t *testing.T) {
 	sub.Close()
 	_, ok := <-sub.C
 	require.False(t, ok)
+	require.ErrorIs(t, sub.Snapshot(h.ctx, nil), ErrSubscriptionEnded)
 }

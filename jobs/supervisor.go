@@ -6,7 +6,9 @@
 // firings, what ready and health checks learn (checks.go) and requests
 // reach it over channels (exits and checks' results through unbounded
 // queues, so that the reaper never waits for it); requests are closures
-// run by that goroutine, so no lock guards the state.
+// run by that goroutine, so no lock guards the state. Its events go out to
+// subscribers by way of another goroutine (fanout.go), so that the number
+// of subscribers does not slow it down.
 package jobs
 
 import (
@@ -105,7 +107,8 @@ type Supervisor struct {
 	shutting        bool
 	leftovers       map[int]*leftoverGroup     // by process group: what ended processes left behind, being stopped
 	killedLeftovers []string                   // instances whose leftovers needed SIGKILL during the shutdown
-	subs            map[*Subscription]struct{} // event subscribers
+	subs            map[*Subscription]struct{} // event subscribers, as Run knows them
+	fan             *fanout                    // delivers their events (fanout.go)
 	wheel           wheel                      // the alarms of the checks (wheel.go)
 	inbox           queue[func()]              // what the checks learnt, to handle (run by Run)
 	hub             *notify.Hub                // the notify sockets, once one is needed
@@ -140,6 +143,7 @@ func New(cfg Config) *Supervisor {
 		jobs:      make(map[string]*job),
 		leftovers: make(map[int]*leftoverGroup),
 		subs:      make(map[*Subscription]struct{}),
+		fan:       newFanout(),
 	}
 }
 
@@ -153,6 +157,7 @@ func (s *Supervisor) Run(ctx context.Context) {
 	defer s.closeSubscriptions()
 	defer s.unwatchReaps()
 	go s.runLauncher()
+	go s.fan.run()
 	for {
 		select {
 		case f := <-s.reqs:
@@ -187,14 +192,15 @@ func (s *Supervisor) Run(ctx context.Context) {
 	}
 }
 
-// call runs f on the Run goroutine and waits for it.
+// call runs f on the Run goroutine and waits for it, and for the events
+// published until then to reach the subscribers (reply).
 // It does not give up when a request's context ends: f is quick, and a
 // request whose client has gone (a half-closed connection) must still be
 // carried out; only waiting for its outcome is abandoned (see await).
 func (s *Supervisor) call(f func()) error {
 	ran := make(chan struct{})
 	select {
-	case s.reqs <- func() { f(); close(ran) }:
+	case s.reqs <- func() { f(); s.reply(func() { close(ran) }) }:
 	case <-s.done:
 		return ErrStopped
 	}
@@ -211,7 +217,10 @@ func (s *Supervisor) await(ctx context.Context, start func() error, cond func() 
 			result <- err
 			return
 		}
-		s.waiters = append(s.waiters, &waiter{cond: cond, ctx: ctx, reply: func() { result <- finish() }})
+		s.waiters = append(s.waiters, &waiter{cond: cond, ctx: ctx, reply: func() {
+			err := finish()
+			s.reply(func() { result <- err })
+		}})
 	})
 	if err != nil {
 		return err

@@ -91,7 +91,7 @@ func (s *Supervisor) Subscribe(buffer int) (*Subscription, error) {
 	sub := &Subscription{C: c, sup: s, c: c, lost: make(chan struct{})}
 	if err := s.call(func() {
 		s.subs[sub] = struct{}{}
-		s.fan.q.push(delivery{op: addSub, sub: sub})
+		s.fan.add(delivery{op: addSub, sub: sub})
 	}); err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func (sub *Subscription) Snapshot(ctx context.Context, tag any) error {
 		for _, j := range s.allJobs() {
 			jobs = append(jobs, jobStatus(j, j.live()))
 		}
-		s.fan.q.push(delivery{op: toOne, sub: sub, ev: &Event{Kind: Snapshot, Time: s.now(), Jobs: jobs, Tag: tag}})
+		s.fan.add(delivery{op: toOne, sub: sub, ev: &Event{Kind: Snapshot, Time: s.now(), Jobs: jobs, Tag: tag}})
 	})
 	if err != nil {
 		return err
@@ -140,7 +140,7 @@ func (sub *Subscription) Close() {
 // (fanout.go). It never blocks: a subscriber whose buffer is full is
 // dropped.
 func (s *Supervisor) publish(ev *Event) {
-	s.fan.q.push(delivery{op: toAll, ev: ev})
+	s.fan.add(delivery{op: toAll, ev: ev})
 }
 
 // reply answers a request: tell, a send that never blocks, runs once the
@@ -154,13 +154,13 @@ func (s *Supervisor) reply(tell func()) {
 		tell()
 		return
 	}
-	s.fan.q.push(delivery{op: runReply, reply: tell})
+	s.fan.add(delivery{op: runReply, reply: tell})
 }
 
 func (s *Supervisor) unsubscribe(sub *Subscription) {
 	if _, ok := s.subs[sub]; ok {
 		delete(s.subs, sub)
-		s.fan.q.push(delivery{op: removeSub, sub: sub})
+		s.fan.add(delivery{op: removeSub, sub: sub})
 	}
 }
 

@@ -46,13 +46,60 @@ func newFanout() *fanout {
 	return &fanout{q: newQueue[delivery](), subs: make(map[*Subscription]struct{}), done: make(chan struct{})}
 }
 
+// add queues d. The fan-out goroutine is woken by flush, which Run calls
+// once a turn of its loop: the changes of a turn (a stop's hundred kills,
+// a batch of exits) then reach each subscriber together (broadcast), and
+// a live link client gets them in one write instead of one each. A lone
+// change waits only for the end of the turn that made it, no timer.
+func (f *fanout) add(d delivery) { f.q.add(d) }
+
+// flush wakes the fan-out goroutine for what add queued.
+func (f *fanout) flush() {
+	if f.q.len() > 0 {
+		f.q.wake()
+	}
+}
+
 // run carries out the deliveries until stopFanout.
 func (f *fanout) run() {
 	defer close(f.done)
 	for range f.q.ready {
-		for _, d := range f.q.take() {
-			if !f.deliver(d) {
+		ds := f.q.take()
+		for len(ds) > 0 {
+			if n := leadingEvents(ds); n > 1 {
+				f.broadcast(ds[:n])
+				ds = ds[n:]
+				continue
+			}
+			if !f.deliver(ds[0]) {
 				return
+			}
+			ds = ds[1:]
+		}
+	}
+}
+
+// leadingEvents returns how many of ds, from the first, are events for
+// every subscriber.
+func leadingEvents(ds []delivery) int {
+	for i, d := range ds {
+		if d.op != toAll {
+			return i
+		}
+	}
+	return len(ds)
+}
+
+// broadcast sends a run of events to every subscriber, the whole run to
+// one subscriber before the next: its writer, woken by the first event,
+// then finds the others waiting and sends them together (the live link's
+// Hold and Flush), where one event at a time to every subscriber woke
+// each writer once per event.
+func (f *fanout) broadcast(run []delivery) {
+	for sub := range f.subs {
+		for _, d := range run {
+			if !f.send(sub, d.ev) {
+				break
 			}
 		}
 	}
@@ -84,14 +131,17 @@ func (f *fanout) deliver(d delivery) bool {
 	return true
 }
 
-// send gives ev to sub without waiting: a subscriber whose buffer is full
-// has fallen too far behind, and is dropped.
-func (f *fanout) send(sub *Subscription, ev *Event) {
+// send gives ev to sub without waiting, and reports whether it did: a
+// subscriber whose buffer is full has fallen too far behind, and is
+// dropped.
+func (f *fanout) send(sub *Subscription, ev *Event) bool {
 	select {
 	case sub.c <- ev:
+		return true
 	default:
 		close(sub.lost)
 		f.remove(sub)
+		return false
 	}
 }
 

@@ -18,9 +18,20 @@ func newQueue[T any]() queue[T] { return queue[T]{ready: make(chan struct{}, 1)}
 
 // push adds v and wakes the taker.
 func (q *queue[T]) push(vs ...T) {
+	q.add(vs...)
+	q.wake()
+}
+
+// add adds v without waking the taker: a pusher that adds several values
+// at a time wakes it once, after the last.
+func (q *queue[T]) add(vs ...T) {
 	q.mu.Lock()
 	q.items = append(q.items, vs...)
 	q.mu.Unlock()
+}
+
+// wake wakes the taker.
+func (q *queue[T]) wake() {
 	select {
 	case q.ready <- struct{}{}:
 	default: // a wake-up is pending: the taker takes v with the others

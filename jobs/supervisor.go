@@ -189,6 +189,7 @@ func (s *Supervisor) Run(ctx context.Context) {
 			return
 		}
 		s.settle()
+		s.fan.flush() // what this turn published, to the subscribers
 	}
 }
 

@@ -1,13 +1,10 @@
 package ctl
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/taskmaster/taskmaster/ctlproto"
@@ -58,23 +55,16 @@ func runAgents(s *session, _ []string) int {
 
 // writeAgents prints the agents table.
 func writeAgents(w io.Writer, agents []agentInfo, now time.Time) {
-	var buf bytes.Buffer
-	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "AGENT\tADDRESS\tSTATE\tSINCE\tRTT\tVERSION\tJOBS\tRUNNING\tUNHEALTHY\tDETAIL")
+	rows := [][]string{{"AGENT", "ADDRESS", "STATE", "SINCE", "RTT", "VERSION", "JOBS", "RUNNING", "UNHEALTHY", "DETAIL"}}
 	for _, a := range agents {
 		rtt := "-"
 		if a.RTTMillis > 0 && a.State == "connected" {
 			rtt = strconv.FormatFloat(a.RTTMillis, 'f', 1, 64) + "ms"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", oneLine(a.ID), oneLine(a.Address), oneLine(a.State),
-			humanize(now.Sub(a.Since)), rtt, oneLine(orDash(a.Version)), a.Jobs, a.Running, a.Unhealthy, oneLine(a.Reason))
+		rows = append(rows, []string{oneLine(a.ID), oneLine(a.Address), oneLine(a.State), humanize(now.Sub(a.Since)), rtt,
+			oneLine(orDash(a.Version)), strconv.Itoa(a.Jobs), strconv.Itoa(a.Running), strconv.Itoa(a.Unhealthy), oneLine(a.Reason)})
 	}
-	tw.Flush()
-	for _, line := range strings.SplitAfter(buf.String(), "\n") {
-		if line != "" {
-			io.WriteString(w, strings.TrimRight(line, " \n")+"\n")
-		}
-	}
+	writeColumns(w, rows)
 }
 
 func orDash(s string) string {

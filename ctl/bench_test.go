@@ -3,6 +3,7 @@ package ctl
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"reflect"
 	"testing"
 	"time"
@@ -46,5 +47,20 @@ func BenchmarkStatusDecode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkStatusTable is the table of taskmasterctl status for a job of
+// 200 running instances.
+func BenchmarkStatusTable(b *testing.B) {
+	now := time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
+	st := jobStatus{Name: "web", State: "RUNNING"}
+	for i := range 200 {
+		st.Processes = append(st.Processes, processStatus{Name: fmt.Sprintf("web:%d", i), Pid: 1000 + i,
+			State: "RUNNING", Since: now.Add(-time.Hour)})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		writeTable(io.Discard, []jobStatus{st}, now, false)
 	}
 }

@@ -4,7 +4,7 @@ import "strings"
 
 // sgr is an ANSI colour sequence. Every one is exactly five bytes long, so
 // that every STATE cell, header included, carries the same invisible
-// overhead and tabwriter (which counts bytes) still aligns the columns.
+// overhead and writeColumns (which counts runes) still aligns the columns.
 type sgr string
 
 const (

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/taskmaster/taskmaster/internal/version"
 )
@@ -82,11 +81,11 @@ func writeUsage(w io.Writer) {
 
 commands:
 `)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	rows := make([][]string, 0, len(commands))
 	for _, c := range commands {
-		fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.args, c.help)
+		rows = append(rows, []string{"  " + c.name + " " + c.args, c.help})
 	}
-	tw.Flush()
+	writeColumns(w, rows)
 	fmt.Fprintf(w, `
 flags (before or after the command):
   -addr ADDR    taskmasterd address (env TASKMASTER_ADDR, default %s)

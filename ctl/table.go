@@ -1,12 +1,10 @@
 package ctl
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 )
@@ -17,59 +15,47 @@ type row struct {
 }
 
 // writeTable prints jobs as the status table: one row per process, or one
-// row for a job without processes (an INVALID job), aligned with tabwriter.
+// row for a job without processes (an INVALID job), aligned (writeColumns).
 // An AGENT column comes first on a fleet manager, and a HEALTH column
 // (readiness and health) after STATE when some process has a ready or
 // health check: tables without them stay as they were.
 func writeTable(w io.Writer, jobs []jobStatus, now time.Time, color bool) {
-	var buf bytes.Buffer
-	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	cols := columns{agent: hasAgents(jobs), health: anyChecks(jobs)} // AGENT on a fleet manager; HEALTH with checks
-	writeRow(tw, row{"AGENT", "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "HEALTH", "DETAIL"}, cols, color, colorHeader)
+	rows := [][]string{cells(row{"AGENT", "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "HEALTH", "DETAIL"}, cols, color, colorHeader)}
 	for _, j := range jobs {
 		for _, r := range jobRows(j, now) {
 			r.agent = agentCell(j)
 			if j.Agent != "" { // the AGENT column says it: NAME as the agent says it
 				r.name = strings.TrimPrefix(r.name, j.Agent+"/")
 			}
-			writeRow(tw, r, cols, color, stateColor(r))
+			rows = append(rows, cells(r, cols, color, stateColor(r)))
 		}
 	}
-	tw.Flush()
-	// tabwriter pads the cell before an empty DETAIL too: drop the blanks.
 	// One write for the whole table: a write per row cost 200 system calls
 	// for a status of 200 processes.
-	var out strings.Builder
-	out.Grow(buf.Len())
-	for _, line := range strings.SplitAfter(buf.String(), "\n") {
-		if line != "" {
-			out.WriteString(strings.TrimRight(line, " \n"))
-			out.WriteByte('\n')
-		}
-	}
-	io.WriteString(w, out.String())
+	writeColumns(w, rows)
 }
 
 // columns says which of the optional columns a table has.
 type columns struct{ agent, health bool }
 
-// writeRow writes one row, the STATE cell painted when color is on, the
-// AGENT cell first and the HEALTH cell after STATE when the table has them.
-func writeRow(tw io.Writer, r row, cols columns, color bool, c sgr) {
+// cells are the cells of one row, the STATE cell painted when color is
+// on, the AGENT cell first and the HEALTH cell after STATE when the table
+// has them.
+func cells(r row, cols columns, color bool, c sgr) []string {
 	state := oneLine(r.state)
 	if color {
 		state = paint(c, state)
 	}
-	var cells []string
+	cs := make([]string, 0, 9)
 	if cols.agent {
-		cells = append(cells, oneLine(r.agent))
+		cs = append(cs, oneLine(r.agent))
 	}
-	cells = append(cells, oneLine(r.name), state)
+	cs = append(cs, oneLine(r.name), state)
 	if cols.health {
-		cells = append(cells, oneLine(r.health))
+		cs = append(cs, oneLine(r.health))
 	}
-	cells = append(cells, oneLine(r.pid), oneLine(r.uptime), oneLine(r.restarts), oneLine(r.exit), oneLine(r.detail))
-	fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	return append(cs, oneLine(r.pid), oneLine(r.uptime), oneLine(r.restarts), oneLine(r.exit), oneLine(r.detail))
 }
 
 // anyChecks reports whether some process has a ready or health check.
@@ -104,7 +90,13 @@ func healthCell(p processStatus) string {
 // lines.
 var cellBreaks = strings.NewReplacer("\r\n", "; ", "\n", "; ", "\r", " ", "\t", " ")
 
-func oneLine(s string) string { return visible(cellBreaks.Replace(strings.TrimSpace(s))) }
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.ContainsAny(s, "\r\n\t") { // Replace copies s even when it has nothing to replace
+		s = cellBreaks.Replace(s)
+	}
+	return visible(s)
+}
 
 // visible shows the terminal controls in s as escapes (\x1b, \u009b)
 // instead of letting them reach the terminal. Much of what taskmasterctl

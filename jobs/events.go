@@ -147,10 +147,11 @@ func (s *Supervisor) publish(ev *Event) {
 // events published before it have reached the subscribers, so that the
 // events a request caused come before its answer to anyone who watches
 // both (the live link sends a stop's STOPPED events, then the stop's
-// response). With no subscriber, nobody can see them out of order, and it
-// runs at once.
+// response). With no subscriber and nothing queued for one (an answer
+// already waiting, or the end of a subscription just closed), nobody can
+// see them out of order, and it runs at once.
 func (s *Supervisor) reply(tell func()) {
-	if len(s.subs) == 0 {
+	if len(s.subs) == 0 && s.fan.q.len() == 0 {
 		tell()
 		return
 	}

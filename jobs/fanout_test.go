@@ -52,3 +52,33 @@ func TestFanoutKeepsTheOrderOfTheQueue(t *testing.T) {
 	require.False(t, isClosed(a.lost))
 	require.False(t, isClosed(b.lost), "ended, not dropped")
 }
+
+// An answer waits for what is queued before it, even with no subscriber
+// left (the end of the last one, just closed: Close returns once C is
+// closed), and goes at once when nothing is.
+func TestReplyWaitsForWhatIsQueued(t *testing.T) {
+	s := New(Config{}) // no Run: the test is Run
+	told := make(chan struct{})
+	s.reply(func() { close(told) })
+	require.True(t, isClosed(told), "nothing queued, no subscriber: at once")
+
+	sub := newTestSub(1)
+	s.fan.add(delivery{op: addSub, sub: sub})
+	s.fan.add(delivery{op: removeSub, sub: sub})
+	told = make(chan struct{})
+	closedFirst := false
+	s.reply(func() {
+		select {
+		case _, open := <-sub.C:
+			closedFirst = !open
+		default: // still open
+		}
+		close(told)
+	})
+	require.False(t, isClosed(told), "answered before what was queued")
+	go s.fan.run()
+	s.fan.flush()
+	<-told
+	require.True(t, closedFirst, "the answer came before the subscription ended")
+	s.fan.stop()
+}

@@ -13,10 +13,10 @@ package jobs
 // and they are carried out in that order, so a subscriber gets exactly the
 // events that happened between its Subscribe and its Close, with its
 // snapshots where they were taken, and a request returns once the events
-// it caused are with every subscriber, as when Run delivered them itself. Queuing never blocks Run; the queue holds pointers to events
-// that every subscriber shares, and the fan-out goroutine never blocks
-// either (a subscriber whose buffer is full is dropped), so it stays
-// short.
+// it caused are with every subscriber, as when Run delivered them itself.
+// Queuing never blocks Run; the queue holds pointers to events that every
+// subscriber shares, and the fan-out goroutine never blocks either (a
+// subscriber whose buffer is full is dropped), so it stays short.
 type fanout struct {
 	q    queue[delivery]
 	subs map[*Subscription]struct{} // owned by run
@@ -26,7 +26,7 @@ type fanout struct {
 // delivery is one thing for the fan-out goroutine to do.
 type delivery struct {
 	op    deliveryOp
-	sub   *Subscription // for all but toAll and stopFanout
+	sub   *Subscription // for addSub, toOne and removeSub
 	ev    *Event        // for toAll and toOne
 	reply func()        // for runReply
 }
@@ -66,7 +66,7 @@ func (f *fanout) run() {
 	for range f.q.ready {
 		ds := f.q.take()
 		for len(ds) > 0 {
-			if n := leadingEvents(ds); n > 1 {
+			if n := leadingEvents(ds); n > 0 {
 				f.broadcast(ds[:n])
 				ds = ds[n:]
 				continue
@@ -105,15 +105,12 @@ func (f *fanout) broadcast(run []delivery) {
 	}
 }
 
-// deliver carries out d, and reports false once the fan-out has stopped.
+// deliver carries out d, anything but an event for every subscriber
+// (broadcast), and reports false once the fan-out has stopped.
 func (f *fanout) deliver(d delivery) bool {
 	switch d.op {
 	case addSub:
 		f.subs[d.sub] = struct{}{}
-	case toAll:
-		for sub := range f.subs {
-			f.send(sub, d.ev)
-		}
 	case toOne:
 		if _, ok := f.subs[d.sub]; ok {
 			f.send(d.sub, d.ev)

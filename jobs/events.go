@@ -103,7 +103,8 @@ func (s *Supervisor) Subscribe(buffer int) (*Subscription, error) {
 func (sub *Subscription) Lost() <-chan struct{} { return sub.lost }
 
 // ErrSubscriptionEnded is returned by Snapshot on a subscription that has
-// ended: closed, or dropped for falling behind before Snapshot was called.
+// ended: closed, or dropped for falling behind before its snapshot could
+// be put in.
 var ErrSubscriptionEnded = errors.New("subscription ended")
 
 // Snapshot puts an event holding the status of every job into the
@@ -112,22 +113,32 @@ var ErrSubscriptionEnded = errors.New("subscription ended")
 // ErrSubscriptionEnded if the subscription has.
 func (sub *Subscription) Snapshot(ctx context.Context, tag any) error {
 	s := sub.sup
-	var ended error
-	err := s.call(func() {
-		if _, ok := s.subs[sub]; !ok || isClosed(sub.lost) {
-			ended = ErrSubscriptionEnded
-			return
-		}
-		jobs := make([]JobStatus, 0, len(s.jobs))
-		for _, j := range s.allJobs() {
-			jobs = append(jobs, jobStatus(j, j.live()))
-		}
-		s.fan.add(delivery{op: toOne, sub: sub, ev: &Event{Kind: Snapshot, Time: s.now(), Jobs: jobs, Tag: tag}})
-	})
-	if err != nil {
+	var sent *bool
+	if err := s.call(func() { sent = s.snapshotTo(sub, tag) }); err != nil {
 		return err
 	}
-	return ended
+	// call returned after the fan-out carried the snapshot out, or not.
+	if sent == nil || !*sent {
+		return ErrSubscriptionEnded
+	}
+	return nil
+}
+
+// snapshotTo queues a snapshot for sub, on Run. What it returns says,
+// once the fan-out has got to it, whether the snapshot was put in: nil
+// when sub had ended already; false when the fan-out had dropped it in the
+// meantime (events queued before it overflowed its buffer).
+func (s *Supervisor) snapshotTo(sub *Subscription, tag any) *bool {
+	if _, ok := s.subs[sub]; !ok || isClosed(sub.lost) {
+		return nil
+	}
+	jobs := make([]JobStatus, 0, len(s.jobs))
+	for _, j := range s.allJobs() {
+		jobs = append(jobs, jobStatus(j, j.live()))
+	}
+	sent := new(bool)
+	s.fan.add(delivery{op: toOne, sub: sub, ev: &Event{Kind: Snapshot, Time: s.now(), Jobs: jobs, Tag: tag}, sent: sent})
+	return sent
 }
 
 // Close ends the subscription; C is closed.

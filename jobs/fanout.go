@@ -28,6 +28,7 @@ type delivery struct {
 	op    deliveryOp
 	sub   *Subscription // for addSub, toOne and removeSub
 	ev    *Event        // for toAll and toOne
+	sent  *bool         // for toOne: set when ev was put in
 	reply func()        // for runReply
 }
 
@@ -113,7 +114,7 @@ func (f *fanout) deliver(d delivery) bool {
 		f.subs[d.sub] = struct{}{}
 	case toOne:
 		if _, ok := f.subs[d.sub]; ok {
-			f.send(d.sub, d.ev)
+			*d.sent = f.send(d.sub, d.ev)
 		}
 	case removeSub:
 		f.remove(d.sub)

@@ -36,7 +36,7 @@ func TestFanoutKeepsTheOrderOfTheQueue(t *testing.T) {
 	f.q.push(
 		delivery{op: addSub, sub: a}, delivery{op: addSub, sub: b}, delivery{op: addSub, sub: small},
 		delivery{op: toAll, ev: e[0]}, delivery{op: toAll, ev: e[1]},
-		delivery{op: toOne, sub: a, ev: snap},
+		delivery{op: toOne, sub: a, ev: snap, sent: new(bool)},
 		delivery{op: toAll, ev: e[2]},
 		delivery{op: removeSub, sub: b},
 		delivery{op: toAll, ev: e[3]}, delivery{op: toAll, ev: e[4]},
@@ -81,4 +81,24 @@ func TestReplyWaitsForWhatIsQueued(t *testing.T) {
 	<-told
 	require.True(t, closedFirst, "the answer came before the subscription ended")
 	s.fan.stop()
+}
+
+// A snapshot asked for while events queued before it overflow the
+// subscription is not put in, and says so: the live link answers a
+// list_jobs_request from a new subscription then, instead of never.
+func TestSnapshotBehindAQueuedOverflow(t *testing.T) {
+	h := newHarness(t)
+	sub, err := h.s.Subscribe(1)
+	require.NoError(t, err)
+	var sent *bool
+	require.NoError(t, h.s.call(func() {
+		for range 3 {
+			h.s.publish(&Event{Kind: InstanceChanged})
+		}
+		sent = h.s.snapshotTo(sub, nil) // in the same turn: not dropped yet
+	}))
+	require.NotNil(t, sent, "the subscription had not ended when the snapshot was asked for")
+	require.False(t, *sent)
+	require.True(t, isClosed(sub.lost))
+	require.ErrorIs(t, sub.Snapshot(h.ctx, nil), ErrSubscriptionEnded)
 }

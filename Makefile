@@ -77,7 +77,7 @@ e2e: build
 ## posix_spawn loop, and the Go micro-benchmarks; prints a markdown report and
 ## writes the spawn chart (docs/benchmarks.md explains it all). Needs root.
 ## BENCHFLAGS passes flags on: BENCHFLAGS='-only spawn,stop -o /tmp/bench.md'.
-BENCH_TOOLS := bin/bench-spawnloop bin/bench-orphanstorm
+BENCH_TOOLS := bin/bench-spawnloop bin/bench-orphanstorm bin/bench-goinit
 BENCH       := $(GO) run ./bench/compare -root $(CURDIR)
 
 bench: build bench-deps $(BENCH_TOOLS)
@@ -105,6 +105,10 @@ bench-deps:
 bin/bench-%: bench/baseline/%.c
 	@mkdir -p bin
 	cc -O2 -Wall -Wextra -o $@ $<
+
+# The least Go init of one command, built as taskmasterd is (section 8).
+bin/bench-goinit: FORCE
+	$(BUILD) -o $@ ./bench/baseline/goinit
 
 ## deps: prepare a fresh Debian 12 machine (with Go and a Docker Engine) for
 ## `make test`: the Debian packages of DEB_DEPS, then the tools of TOOL_DEPS,

@@ -45,6 +45,7 @@ type bench struct {
 	s6svscan                   string
 	spawnloop                  string // the C baseline: posix_spawn N processes (bench/baseline)
 	orphanStorm                string // the C orphan maker (bench/baseline)
+	goInit                     string // the least Go init of one command (bench/baseline/goinit)
 	tmp                        string
 	svg                        string // where to write the spawn chart; empty: nowhere
 	floor                      string // the Go floor program, once built (goFloor)
@@ -136,6 +137,7 @@ func parseFlags(args []string) (*bench, *options, error) {
 	fs.StringVar(&b.s6svscan, "s6-svscan", "", "s6-svscan (default from PATH)")
 	fs.StringVar(&b.spawnloop, "spawnloop", "", "the C spawn baseline (default ROOT/bin/bench-spawnloop)")
 	fs.StringVar(&b.orphanStorm, "orphanstorm", "", "the C orphan maker (default ROOT/bin/bench-orphanstorm)")
+	fs.StringVar(&b.goInit, "goinit", "", "the least Go init of one command (default ROOT/bin/bench-goinit)")
 	fs.StringVar(&b.svg, "svg", "", "write the spawn chart (SVG) to this file")
 	fs.StringVar(&o.spawnNs, "n", "", "comma-separated instance counts for the spawn and stop sections (default 10,100,500,1000; -quick 10,50)")
 	fs.StringVar(&o.scaleNs, "scale-n", "", "comma-separated instance counts for the scale section (default 5000,10000; -quick 50,100)")
@@ -367,7 +369,10 @@ func (b *bench) resolve() error {
 	if b.orphanStorm == "" {
 		b.orphanStorm = filepath.Join(root, "bin", "bench-orphanstorm")
 	}
-	for _, p := range []*string{&b.taskmasterd, &b.taskmasterctl, &b.tini, &b.supervisord, &b.supervisorctl, &b.s6svscan, &b.spawnloop, &b.orphanStorm} {
+	if b.goInit == "" {
+		b.goInit = filepath.Join(root, "bin", "bench-goinit")
+	}
+	for _, p := range []*string{&b.taskmasterd, &b.taskmasterctl, &b.tini, &b.supervisord, &b.supervisorctl, &b.s6svscan, &b.spawnloop, &b.orphanStorm, &b.goInit} {
 		path, err := exec.LookPath(*p)
 		if err != nil {
 			return fmt.Errorf("%s: %w (make bench builds taskmaster and the baselines and installs supervisor, tini and s6)", *p, err)

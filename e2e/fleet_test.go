@@ -307,7 +307,7 @@ func TestFleetOverTheLiveLink(t *testing.T) {
 		env:  []string{"TASKMASTER_AGENT_SECRET=guess"}})
 	eventually(t, 10*time.Second, func() bool { return strings.Contains(wrong.stderr.String(), "authentication failed") },
 		"no refusal of a wrong secret:\n%s", wrong.stderr)
-	assert.Contains(t, m.stderr.String(), "agent=web-9")
+	awaitLogged(t, m.stderr, "agent=web-9", 10*time.Second)
 
 	// The agent leaves: lost, with its bye.
 	a.stopGracefully()

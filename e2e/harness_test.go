@@ -89,6 +89,28 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// awaitCount waits until buf holds part at least n times, and returns how
+// many times it holds it. A process's output reaches buf through a pipe
+// that os/exec copies on a goroutine of its own, so a line written before
+// an answer the test already has (a status, a control response, another
+// process's log) may not be in buf yet: a test that looks for a line of
+// the log waits for it, with this or awaitLogged.
+func awaitCount(t *testing.T, buf *syncBuffer, part string, n int, timeout time.Duration) int {
+	t.Helper()
+	var have int
+	eventually(t, timeout, func() bool {
+		have = strings.Count(buf.String(), part)
+		return have >= n
+	}, "%q appears %s times in the output, want %d", part, lazy(func() string { return strconv.Itoa(have) }), n)
+	return have
+}
+
+// awaitLogged waits until buf holds part (see awaitCount for why).
+func awaitLogged(t *testing.T, buf *syncBuffer, part string, timeout time.Duration) {
+	t.Helper()
+	awaitCount(t, buf, part, 1, timeout)
+}
+
 // daemon is one running taskmasterd.
 type daemon struct {
 	t      *testing.T

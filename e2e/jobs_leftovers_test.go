@@ -127,7 +127,7 @@ func TestLeftoversOfARestartLoopAreStopped(t *testing.T) {
 		}, "after %d starts: %s", restartCycles, lazy(func() string {
 			return fmt.Sprintf("%d children left alive, %d descriptors (%d before)", left, fds, before)
 		}))
-		require.Equal(t, restartCycles, strings.Count(d.stderr.String(), `msg="stopping leftover processes of an ended process" instance=loop:0`),
+		require.Equal(t, restartCycles, awaitCount(t, d.stderr, `msg="stopping leftover processes of an ended process" instance=loop:0`, restartCycles, 10*time.Second),
 			"one stop of leftovers per start")
 		if m == asPID1 {
 			entries, err := os.ReadDir(d.state)

@@ -177,7 +177,7 @@ func TestReadyWatchdog(t *testing.T) {
 	p := d.awaitProcess("api:0", 10*time.Second, "restarted", func(p processStatus) bool { return p.Restarts >= 1 })
 	require.NotEqual(t, first.Pid, p.Pid)
 	require.Contains(t, p.Detail, "restarted: watchdog: no WATCHDOG=1 within 300ms")
-	require.Contains(t, d.stderr.String(), `msg=health instance=api:0`)
+	awaitLogged(t, d.stderr, `msg=health instance=api:0`, 10*time.Second)
 }
 
 // A chain web -> api -> db starts in the order of readiness: each starts
@@ -267,7 +267,7 @@ func TestHealthFailingIsRestarted(t *testing.T) {
 	require.NotEqual(t, first.Pid, p.Pid)
 	require.NoError(t, os.WriteFile(health, []byte("ok\n"), 0o644))
 	requireGone(t, []int{firstHost}, "the unhealthy process")
-	require.Contains(t, d.stderr.String(), "msg=health instance=web:0 from=healthy to=unhealthy")
+	awaitLogged(t, d.stderr, "msg=health instance=web:0 from=healthy to=unhealthy", 10*time.Second)
 	p = d.awaitProcess("web:0", 10*time.Second, "healthy again", func(p processStatus) bool { return p.Health == "healthy" })
 	require.Equal(t, 1, p.Restarts)
 	m = d.metrics()

@@ -143,7 +143,7 @@ func TestStateLeavesAReusedPidAlone(t *testing.T) {
 	eventually(t, 10*time.Second, func() bool {
 		return strings.Contains(d.stderr.String(), fmt.Sprintf(`msg="process group of the previous taskmasterd: left alone: the pid is another process's now" instance=old:0 pid=%d`, reused.Process.Pid))
 	}, "the reused pid was not recognised:\n%s", d.stderr.String())
-	require.Contains(t, d.stderr.String(), fmt.Sprintf(`msg="process group of the previous taskmasterd stopped" instance=old:1 pid=%d`, recorded.Process.Pid))
+	awaitLogged(t, d.stderr, fmt.Sprintf(`msg="process group of the previous taskmasterd stopped" instance=old:1 pid=%d`, recorded.Process.Pid), 10*time.Second)
 
 	// The recorded one died of its stop signal; the other is untouched:
 	// had it been sent SIGTERM, it would have died of it already.
@@ -181,8 +181,8 @@ func TestStateDirectoryInUseIsAWarning(t *testing.T) {
 	pids := first.awaitRunning("a", 1)
 	second := startJobsDaemon(t, daemonOpts{mode: asSubreaper, state: state, jobs: map[string]string{"b": sleeper()}})
 	second.awaitRunning("b", 1)
-	require.Contains(t, second.stderr.String(),
-		fmt.Sprintf(`level=WARN msg="state directory in use by another taskmasterd: process groups are not recorded, and none is stopped" dir=%s err="in use by another taskmasterd (pid %d)"`, state, first.pid))
+	awaitLogged(t, second.stderr,
+		fmt.Sprintf(`level=WARN msg="state directory in use by another taskmasterd: process groups are not recorded, and none is stopped" dir=%s err="in use by another taskmasterd (pid %d)"`, state, first.pid), 10*time.Second)
 	require.True(t, alive(pids[0]))
 	require.Equal(t, pids, first.awaitRunning("a", 1))
 }
@@ -193,5 +193,5 @@ func TestStateDirectoryUnusableIsAWarning(t *testing.T) {
 	writeFile(t, file, "")
 	d := startJobsDaemon(t, daemonOpts{mode: asSubreaper, state: filepath.Join(file, "state"), jobs: map[string]string{"a": sleeper()}})
 	d.awaitRunning("a", 1)
-	require.Contains(t, d.stderr.String(), `level=WARN msg="state directory not usable: process groups are not recorded, and those an earlier taskmasterd left are not stopped"`)
+	awaitLogged(t, d.stderr, `level=WARN msg="state directory not usable: process groups are not recorded, and those an earlier taskmasterd left are not stopped"`, 10*time.Second)
 }
